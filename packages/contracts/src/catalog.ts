@@ -1,0 +1,11 @@
+import { type EventContract } from './define-event.js';
+import { type RpcContract } from './define-rpc.js';
+
+/**
+ * Every contract the platform declares. Each context adds its contracts here as it lands;
+ * the snapshot test renders this list, so a contract missing from it escapes review.
+ */
+export const eventContracts: readonly EventContract[] = [];
+
+/** Every request/reply contract the platform declares. */
+export const rpcContracts: readonly RpcContract[] = [];
