@@ -29,7 +29,11 @@ const envelope = (data: unknown): Record<string, unknown> => ({
 describe('defineEvent', () => {
   it('given valid data, create returns a pending event with the contract type and version', () => {
     const pending = FundsDeposited.create({ accountId: 'acc-1', amount: '100' });
-    expect(pending).toEqual({ type: 'billing.FundsDeposited', version: 1, data: { accountId: 'acc-1', amount: '100' } });
+    expect(pending).toEqual({
+      type: 'billing.FundsDeposited',
+      version: 1,
+      data: { accountId: 'acc-1', amount: '100' },
+    });
   });
 
   it('given a float amount, create throws a ValidationError naming the field', () => {
@@ -69,7 +73,9 @@ describe('EventRegistry', () => {
 
   it('refuses an unknown type or version with UNKNOWN_EVENT_TYPE', () => {
     const unknown = { ...envelope({}), version: 2 };
-    expect(() => registry.decode(unknown)).toThrow(expect.objectContaining({ code: ErrorCode.UnknownEventType }));
+    expect(() => registry.decode(unknown)).toThrow(
+      expect.objectContaining({ code: ErrorCode.UnknownEventType }),
+    );
   });
 
   it('refuses a malformed envelope with a validation error', () => {

@@ -31,7 +31,8 @@ export interface EventContract<Type extends string = string, DataSchema extends 
 }
 
 /** The typed event a contract describes. */
-export type EventOf<C> = C extends EventContract<infer Type, infer DataSchema> ? Event<Type, z.output<DataSchema>> : never;
+export type EventOf<C> =
+  C extends EventContract<infer Type, infer DataSchema> ? Event<Type, z.output<DataSchema>> : never;
 
 /** The data type of a contract. */
 export type EventDataOf<C> = C extends EventContract<string, infer DataSchema> ? z.output<DataSchema> : never;

@@ -27,7 +27,8 @@ export type RpcParsedRequestOf<C> = C extends RpcContract<string, infer Req> ? z
 /** The response type of an RPC contract. */
 export type RpcResponseOf<C> = C extends RpcContract<string, z.ZodType, infer Res> ? z.output<Res> : never;
 /** The declared error codes of an RPC contract. */
-export type RpcErrorCodeOf<C> = C extends RpcContract<string, z.ZodType, z.ZodType, infer Codes> ? Codes : never;
+export type RpcErrorCodeOf<C> =
+  C extends RpcContract<string, z.ZodType, z.ZodType, infer Codes> ? Codes : never;
 
 /**
  * Declares a request/reply method.

@@ -49,6 +49,9 @@ describe('contract snapshot', () => {
     const rendered = buildContractSnapshot([], [rpc])['rpc:rpc.billing.getBalance'] as {
       response: { properties: { balance: { type: string; pattern: string } } };
     };
-    expect(rendered.response.properties.balance).toMatchObject({ type: 'string', pattern: '^(0|[1-9][0-9]*)$' });
+    expect(rendered.response.properties.balance).toMatchObject({
+      type: 'string',
+      pattern: '^(0|[1-9][0-9]*)$',
+    });
   });
 });

@@ -1,0 +1,11 @@
+export { startNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats.js';
+export { findPostgresBinDir, startPostgres, type PostgresHandle, type PostgresOptions } from './postgres.js';
+export {
+  findExecutable,
+  findFreePort,
+  sleep,
+  startManagedProcess,
+  waitForPort,
+  type ManagedProcess,
+  type ManagedProcessOptions,
+} from './process.js';

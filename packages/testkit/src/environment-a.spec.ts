@@ -1,0 +1,4 @@
+import { describe } from 'vitest';
+import { environmentSuite } from './__tests__/environment-suite.js';
+
+describe('useTestEnvironment (file a)', () => environmentSuite('a'));
