@@ -1,0 +1,247 @@
+import { ErrorCode, isValidationError, Streams } from '@tessera/contracts';
+import { FakeClock } from '@tessera/testkit';
+import { headers } from '@nats-io/transport-node';
+import { StorageType } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleCommand } from './command-handler.js';
+import { isConcurrencyConflict, isConcurrencyExhausted } from './errors.js';
+import { NO_STREAM } from './event-store.js';
+import { CounterIncremented, counterDecider, counterStreamId } from './__tests__/counter.fixture.js';
+import { openHarness, type Harness } from './__tests__/harness.fixture.js';
+
+let h: Harness;
+const clock = new FakeClock(new Date('2026-11-25T12:00:00.000Z'));
+
+beforeAll(async () => {
+  h = await openHarness({ clock, withDatabase: false });
+});
+afterAll(() => h.close());
+
+async function storedCount(): Promise<number> {
+  const jsm = await h.store.manager();
+  const info = await jsm.streams.info(h.store.namespace.streamName(Streams.BILLING));
+  return info.state.messages;
+}
+
+const increment = (counterId: string, by = 1) => CounterIncremented.create({ counterId, by, note: '' });
+
+describe('EventStore.append and readStream', () => {
+  it('stores events in order with a full envelope and reads them back', async () => {
+    const streamId = counterStreamId('read-back');
+    const result = await h.store.append(streamId, [increment('read-back', 1), increment('read-back', 2)], {
+      expected: NO_STREAM,
+      correlationId: 'corr-1',
+      actor: 'operator:cli',
+    });
+    expect(result.position.version).toBe(2);
+
+    const state = await h.store.readStream(streamId);
+    expect(state.position).toEqual(result.position);
+    expect(state.events.map((event) => [event.sequence, (event.data as { by: number }).by])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(state.events[0]).toMatchObject({
+      type: 'billing.CounterIncremented',
+      version: 2,
+      streamId,
+      occurredAt: '2026-11-25T12:00:00.000Z',
+      correlationId: 'corr-1',
+      causationId: null,
+      actor: 'operator:cli',
+    });
+    expect(state.events[0]?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  });
+
+  it('reads an aggregate with no events as empty at position zero', async () => {
+    expect(await h.store.readStream(counterStreamId('never-written'))).toEqual({
+      events: [],
+      position: NO_STREAM,
+    });
+  });
+
+  it('refuses an invalid event with a ValidationError and writes nothing of the batch', async () => {
+    const before = await storedCount();
+    const invalid = {
+      type: 'billing.CounterIncremented',
+      version: 2,
+      data: { counterId: 'x', by: -1, note: '' },
+    };
+    let caught: unknown;
+    try {
+      await h.store.append(counterStreamId('invalid'), [increment('invalid'), invalid], {
+        expected: NO_STREAM,
+      });
+    } catch (err) {
+      caught = err;
+    }
+    expect(isValidationError(caught)).toBe(true);
+    expect(await storedCount()).toBe(before);
+  });
+
+  it('refuses an event type no contract declares', async () => {
+    const unknown = { type: 'billing.Unheard', version: 1, data: {} };
+    await expect(h.store.append(counterStreamId('unknown'), [unknown])).rejects.toMatchObject({
+      code: ErrorCode.UnknownEventType,
+    });
+  });
+
+  it('refuses a malformed stream id', async () => {
+    await expect(h.store.append('billing.counter.*', [increment('x')])).rejects.toMatchObject({
+      code: ErrorCode.ValidationFailed,
+    });
+  });
+
+  it('raises a typed conflict when the stream moved since it was read', async () => {
+    const streamId = counterStreamId('stale');
+    const { position } = await h.store.append(streamId, [increment('stale')], { expected: NO_STREAM });
+    await h.store.append(streamId, [increment('stale')], { expected: position });
+    let caught: unknown;
+    try {
+      await h.store.append(streamId, [increment('stale')], { expected: position });
+    } catch (err) {
+      caught = err;
+    }
+    expect(isConcurrencyConflict(caught)).toBe(true);
+    expect((await h.store.readStream(streamId)).events).toHaveLength(2);
+  });
+
+  it('treats a retried append (same event ids) as a no-op', async () => {
+    const streamId = counterStreamId('retried');
+    const events = [
+      CounterIncremented.create(
+        { counterId: 'retried', by: 1, note: '' },
+        { id: '01936b2e-0000-7000-8000-000000000001' },
+      ),
+      CounterIncremented.create(
+        { counterId: 'retried', by: 2, note: '' },
+        { id: '01936b2e-0000-7000-8000-000000000002' },
+      ),
+    ];
+    const first = await h.store.append(streamId, events, { expected: NO_STREAM });
+    const before = await storedCount();
+    const again = await h.store.append(streamId, events, { expected: NO_STREAM });
+    expect(again.duplicate).toBe(true);
+    expect(again.position.sequence).toBe(first.position.sequence);
+    expect(await storedCount()).toBe(before);
+    expect((await h.store.readStream(streamId)).events).toHaveLength(2);
+  });
+
+  it('upcasts a stored v1 event to the current version when reading', async () => {
+    const streamId = counterStreamId('old-version');
+    const v1 = {
+      id: '01936b2e-0000-7000-8000-0000000000a1',
+      type: 'billing.CounterIncremented',
+      version: 1,
+      streamId,
+      sequence: 1,
+      occurredAt: '2025-01-01T00:00:00.000Z',
+      correlationId: 'c',
+      causationId: null,
+      traceparent: null,
+      actor: 'service:legacy',
+      data: { counterId: 'old-version', by: 5 },
+    };
+    await h.store.jetstream.publish(h.store.namespace.subject(streamId), JSON.stringify(v1), {
+      headers: headers(),
+      msgID: v1.id,
+    });
+    const [event] = (await h.store.readStream(streamId)).events;
+    expect(event).toMatchObject({ version: 2, data: { counterId: 'old-version', by: 5, note: '' } });
+  });
+});
+
+describe('optimistic concurrency under contention', () => {
+  it('20 writers racing on one aggregate: exactly one wins each round', async () => {
+    const streamId = counterStreamId('race');
+    for (let round = 0; round < 5; round += 1) {
+      const { position } = await h.store.readStream(streamId);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, () =>
+          h.store.append(streamId, [increment('race')], { expected: position }),
+        ),
+      );
+      const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+      const conflicts = outcomes.filter(
+        (outcome) => outcome.status === 'rejected' && isConcurrencyConflict(outcome.reason),
+      );
+      expect(won).toHaveLength(1);
+      expect(conflicts).toHaveLength(19);
+    }
+    expect((await h.store.readStream(streamId)).events).toHaveLength(5);
+  });
+
+  it('20 concurrent command handlers converge with no lost update', async () => {
+    const streamId = counterStreamId('converge');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, writer) =>
+        handleCommand(h.store, counterDecider, streamId, {
+          kind: 'increment',
+          counterId: 'converge',
+          by: writer + 1,
+        }),
+      ),
+    );
+    const state = await h.store.readStream(streamId);
+    expect(state.events).toHaveLength(20);
+    const total = state.events.reduce((sum, event) => sum + (event.data as { by: number }).by, 0);
+    expect(total).toBe((20 * 21) / 2);
+    expect(results.some((result) => result.attempts > 1)).toBe(true);
+  });
+
+  it('gives up with a typed error after the allowed attempts', async () => {
+    const streamId = counterStreamId('exhaust');
+    await h.store.append(streamId, [increment('exhaust')], { expected: NO_STREAM });
+    // A store whose every append conflicts: another writer always gets there first.
+    const racing = Object.create(h.store) as typeof h.store;
+    racing.append = async (id, events, options) => {
+      await h.store.append(id, [increment('exhaust')]);
+      return h.store.append(id, events, options);
+    };
+    let caught: unknown;
+    try {
+      await handleCommand(
+        racing,
+        counterDecider,
+        streamId,
+        { kind: 'increment', counterId: 'exhaust', by: 1 },
+        {
+          maxAttempts: 3,
+        },
+      );
+    } catch (err) {
+      caught = err;
+    }
+    expect(isConcurrencyExhausted(caught)).toBe(true);
+    expect(caught).toMatchObject({ attempts: 3 });
+  });
+
+  it('a decision that produces no events appends nothing', async () => {
+    const streamId = counterStreamId('no-op');
+    const result = await handleCommand(h.store, counterDecider, streamId, {
+      kind: 'reset',
+      counterId: 'no-op',
+    });
+    expect(result.events).toBeUndefined();
+    expect((await h.store.readStream(streamId)).events).toHaveLength(0);
+  });
+});
+
+describe('stream bootstrap', () => {
+  it('is idempotent when every replica runs it at once, and declares file storage and the duplicate window', async () => {
+    await Promise.all([h.store.ensureStreams(), h.store.ensureStreams(), h.store.ensureStreams()]);
+    const jsm = await h.store.manager();
+    const info = await jsm.streams.info(h.store.namespace.streamName(Streams.CHAIN));
+    expect(info.config.storage).toBe(StorageType.File);
+    expect(info.config.subjects).toEqual([h.store.namespace.subject('chain.>')]);
+    expect(info.config.duplicate_window).toBe(10 * 60 * 1_000_000_000);
+  });
+
+  it('reconciles a stream created with another duplicate window', async () => {
+    await h.store.ensureStreams([Streams.SCORING], { duplicateWindowMs: 60_000 });
+    await h.store.ensureStreams([Streams.SCORING], { duplicateWindowMs: 120_000 });
+    const jsm = await h.store.manager();
+    const info = await jsm.streams.info(h.store.namespace.streamName(Streams.SCORING));
+    expect(info.config.duplicate_window).toBe(120_000 * 1_000_000);
+  });
+});

@@ -1,0 +1,388 @@
+import { ErrorCode, eventEnvelopeSchema, isTesseraError, type Event } from '@tessera/contracts';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  JetStreamApiCodes,
+  type ConsumerMessages,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type DataSource, type EntityManager } from 'typeorm';
+import { EVENT_TYPE_HEADER, type EventStore } from '../event-store.js';
+import { extractTraceContext, messagingTracer } from '../tracing/nats-trace-context.js';
+import { DeadLetterEntity } from './dead-letter.entity.js';
+import { ProjectionCheckpointEntity } from './projection-checkpoint.entity.js';
+import { type Projection } from './projection.js';
+
+/** Where a runner reports what it does; structurally compatible with most loggers. */
+export interface RunnerLogger {
+  info(message: string, context?: Record<string, unknown>): void;
+  warn(message: string, context?: Record<string, unknown>): void;
+  error(message: string, context?: Record<string, unknown>): void;
+}
+
+/** Options of a {@link ProjectionRunner}. */
+export interface ProjectionRunnerOptions {
+  store: EventStore;
+  dataSource: DataSource;
+  projection: Projection;
+  /** Most events applied in one transaction. Default 500. */
+  batchSize?: number;
+  /** A runner with work waiting and no commit for this long reports itself stalled. Default 30 s. */
+  stallAfterMs?: number;
+  logger?: RunnerLogger;
+  /**
+   * Called inside the transaction after the batch is applied and the checkpoint written, just
+   * before commit. For fault-injection tests only (a crash here must lose nothing).
+   */
+  beforeCommit?: (lastSequence: number) => Promise<void> | void;
+}
+
+/** What readiness checks see. */
+export interface ProjectionHealth {
+  name: string;
+  running: boolean;
+  stalled: boolean;
+  checkpoint: number;
+  buffered: number;
+  lastCommitAt: Date | undefined;
+  lastError: string | undefined;
+}
+
+const silentLogger: RunnerLogger = {
+  info: () => undefined,
+  warn: (message, ctx) => console.warn(JSON.stringify({ level: 'warn', message, ...ctx })),
+  error: (message, ctx) => console.error(JSON.stringify({ level: 'error', message, ...ctx })),
+};
+
+const textDecoder = new TextDecoder();
+
+/**
+ * Runs one projection: a durable pull consumer feeds batches; each batch's rows and the
+ * checkpoint commit in one Postgres transaction, then the messages are acked. Redelivered
+ * events at or below the checkpoint are skipped; an event that cannot be applied is parked in
+ * the dead-letter table and the stream goes on.
+ *
+ * One runner per projection may be active at a time: events must apply in stream order.
+ */
+export class ProjectionRunner {
+  private readonly batchSize: number;
+  private readonly stallAfterMs: number;
+  private readonly logger: RunnerLogger;
+  private readonly handledTypes: ReadonlySet<string> | undefined;
+  private messages: ConsumerMessages | undefined;
+  private consumeLoop: Promise<void> | undefined;
+  private drainLoop: Promise<void> | undefined;
+  private buffer: JsMsg[] = [];
+  private checkpoint = 0;
+  private running = false;
+  private lastCommitAt: Date | undefined;
+  private lastProgressAt = Date.now();
+  private lastError: string | undefined;
+  private waiters: { sequence: number; resolve: () => void }[] = [];
+
+  constructor(private readonly options: ProjectionRunnerOptions) {
+    if (!/^[A-Za-z0-9_-]+$/.test(options.projection.name)) {
+      throw new RangeError(
+        `projection name "${options.projection.name}" may only hold letters, digits, '-' and '_'`,
+      );
+    }
+    this.batchSize = options.batchSize ?? 500;
+    this.stallAfterMs = options.stallAfterMs ?? 30_000;
+    this.logger = options.logger ?? silentLogger;
+    this.handledTypes = options.projection.handles
+      ? new Set(options.projection.handles.map((contract) => contract.type))
+      : undefined;
+  }
+
+  get name(): string {
+    return this.options.projection.name;
+  }
+
+  private get streamName(): string {
+    return this.options.store.namespace.streamName(this.options.projection.stream);
+  }
+
+  private get consumerName(): string {
+    return this.options.store.namespace.consumerName(`projection_${this.name}`);
+  }
+
+  /** Loads the checkpoint, makes sure the durable consumer exists and starts consuming. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.checkpoint = await this.loadCheckpoint(this.options.dataSource.manager);
+    const jsm = await this.options.store.manager();
+    const filter = this.options.projection.filterSubject ?? this.options.projection.stream.subjects[0];
+    const existing = await jsm.consumers.info(this.streamName, this.consumerName).catch((err: unknown) => {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return null;
+      throw err;
+    });
+    // Messages delivered to a runner that died stay unacked until ack_wait runs out. The
+    // checkpoint in Postgres is the truth, so recreate the consumer from it instead of waiting.
+    if (existing && existing.num_ack_pending > 0) {
+      await jsm.consumers.delete(this.streamName, this.consumerName);
+    }
+    if (!existing || existing.num_ack_pending > 0) {
+      await jsm.consumers.add(this.streamName, {
+        durable_name: this.consumerName,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(60_000),
+        max_ack_pending: 20_000,
+        ...(filter ? { filter_subject: this.options.store.namespace.subject(filter) } : {}),
+        ...(this.checkpoint > 0
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.checkpoint + 1 }
+          : { deliver_policy: DeliverPolicy.All }),
+      });
+    }
+    const consumer = await this.options.store.jetstream.consumers.get(this.streamName, this.consumerName);
+    this.running = true;
+    this.lastProgressAt = Date.now();
+    this.messages = await consumer.consume({ max_messages: Math.max(this.batchSize * 2, 256) });
+    this.consumeLoop = this.pump(this.messages);
+    this.logger.info('projection started', { projection: this.name, checkpoint: this.checkpoint });
+  }
+
+  /** Stops taking messages and waits for the batch in flight to commit. Unacked messages redeliver later. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.messages?.close().catch(() => undefined);
+    await this.consumeLoop;
+    await this.drainLoop;
+    this.buffer = [];
+  }
+
+  /**
+   * Rebuilds the read model from sequence 1: stops, deletes the projection's rows, checkpoint
+   * and dead letters in one transaction, recreates the consumer and starts again.
+   */
+  async rebuild(): Promise<void> {
+    await this.stop();
+    await this.options.dataSource.transaction(async (manager) => {
+      await this.options.projection.reset(manager);
+      await manager.getRepository(ProjectionCheckpointEntity).delete({ projection: this.name });
+      await manager.getRepository(DeadLetterEntity).delete({ projection: this.name });
+    });
+    const jsm = await this.options.store.manager();
+    await jsm.consumers.delete(this.streamName, this.consumerName).catch((err: unknown) => {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+    });
+    await this.start();
+  }
+
+  /** Resolves once the checkpoint reaches `sequence` (a JetStream stream sequence). */
+  waitForSequence(sequence: number, timeoutMs = 10_000): Promise<void> {
+    if (this.checkpoint >= sequence) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((waiter) => waiter.resolve !== done);
+        reject(new Error(`projection ${this.name} did not reach sequence ${sequence} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.push({ sequence, resolve: done });
+    });
+  }
+
+  /** For readiness: stalled means work is waiting and nothing committed for `stallAfterMs`. */
+  health(): ProjectionHealth {
+    const waiting = this.buffer.length > 0;
+    return {
+      name: this.name,
+      running: this.running,
+      stalled: this.running && waiting && Date.now() - this.lastProgressAt > this.stallAfterMs,
+      checkpoint: this.checkpoint,
+      buffered: this.buffer.length,
+      lastCommitAt: this.lastCommitAt,
+      lastError: this.lastError,
+    };
+  }
+
+  private async pump(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const message of messages) {
+        this.buffer.push(message);
+        this.drainLoop ??= this.drain().finally(() => {
+          this.drainLoop = undefined;
+        });
+      }
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.logger.error('projection consumer stopped', { projection: this.name, error: this.lastError });
+    }
+  }
+
+  /** Applies buffered messages batch by batch; retries a failed batch with backoff until it commits or the runner stops. */
+  private async drain(): Promise<void> {
+    let failures = 0;
+    while (this.running && this.buffer.length > 0) {
+      const batch = this.buffer.slice(0, this.batchSize);
+      try {
+        await this.commitBatch(batch);
+        this.buffer.splice(0, batch.length);
+        for (const message of batch) message.ack();
+        failures = 0;
+        this.lastError = undefined;
+      } catch (err) {
+        failures += 1;
+        this.lastError = (err as Error).message;
+        this.logger.warn('projection batch failed; retrying', {
+          projection: this.name,
+          error: this.lastError,
+          failures,
+        });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 50 * 2 ** failures)));
+      }
+    }
+  }
+
+  /**
+   * One transaction for the whole batch. The fast path applies every event straight; if any
+   * event throws, the transaction is rolled back and the batch runs again with a savepoint per
+   * event so exactly the failing events are parked.
+   */
+  private async commitBatch(batch: readonly JsMsg[]): Promise<void> {
+    let committed: number;
+    try {
+      committed = await this.applyInTransaction(batch, false);
+    } catch (err) {
+      if (!(err instanceof ApplyFailure)) throw err;
+      committed = await this.applyInTransaction(batch, true);
+    }
+    this.checkpoint = Math.max(this.checkpoint, committed);
+    this.lastCommitAt = new Date();
+    this.lastProgressAt = Date.now();
+    const reached = this.waiters.filter((waiter) => waiter.sequence <= this.checkpoint);
+    this.waiters = this.waiters.filter((waiter) => waiter.sequence > this.checkpoint);
+    for (const waiter of reached) waiter.resolve();
+  }
+
+  private async applyInTransaction(batch: readonly JsMsg[], isolateFailures: boolean): Promise<number> {
+    return this.options.dataSource.transaction(async (manager) => {
+      // Re-read the checkpoint under a row lock: it is the truth after a crash, and the lock
+      // keeps a second runner that was started by mistake from interleaving.
+      const checkpoint = await this.loadCheckpoint(manager, true);
+      let last = checkpoint;
+      for (const message of batch) {
+        if (message.seq <= last) continue;
+        await this.applyOne(message, manager, isolateFailures);
+        last = message.seq;
+      }
+      if (last !== checkpoint) {
+        await manager
+          .getRepository(ProjectionCheckpointEntity)
+          .upsert({ projection: this.name, sequence: String(last) }, ['projection']);
+      }
+      await this.options.beforeCommit?.(last);
+      return last;
+    });
+  }
+
+  private async applyOne(message: JsMsg, manager: EntityManager, isolateFailures: boolean): Promise<void> {
+    const headerType = message.headers?.has(EVENT_TYPE_HEADER)
+      ? message.headers.get(EVENT_TYPE_HEADER)
+      : undefined;
+    if (headerType && this.handledTypes && !this.handledTypes.has(headerType)) return;
+
+    let event: Event;
+    try {
+      const payload: unknown = JSON.parse(textDecoder.decode(message.data));
+      const envelope = eventEnvelopeSchema.safeParse(payload);
+      if (envelope.success && this.handledTypes && !this.handledTypes.has(envelope.data.type)) return;
+      event = this.options.store.decoder.decode(payload);
+    } catch (err) {
+      // A malformed message is poison: park it, in the isolating pass so it is parked (and logged) once.
+      if (!isolateFailures) throw new ApplyFailure(err);
+      await this.park(message, manager, err);
+      return;
+    }
+
+    const parent = extractTraceContext(message.headers);
+    const span = messagingTracer.startSpan(
+      `process ${this.name}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.consumer.group.name': this.name,
+          'messaging.message.id': event.id,
+        },
+      },
+      parent,
+    );
+    try {
+      await context.with(trace.setSpan(parent, span), async () => {
+        if (!isolateFailures) {
+          await this.options.projection.apply(event, manager);
+          return;
+        }
+        await manager.query('SAVEPOINT projection_event');
+        try {
+          await this.options.projection.apply(event, manager);
+          await manager.query('RELEASE SAVEPOINT projection_event');
+        } catch (err) {
+          await manager.query('ROLLBACK TO SAVEPOINT projection_event');
+          await this.park(message, manager, err, event);
+        }
+      });
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw new ApplyFailure(err);
+    } finally {
+      span.end();
+    }
+  }
+
+  private async park(message: JsMsg, manager: EntityManager, err: unknown, event?: Event): Promise<void> {
+    const code = isTesseraError(err)
+      ? err.code
+      : err instanceof SyntaxError
+        ? ErrorCode.ValidationFailed
+        : ErrorCode.Internal;
+    const reason = err instanceof Error ? err.message : String(err);
+    await manager
+      .createQueryBuilder()
+      .insert()
+      .into(DeadLetterEntity)
+      .values({
+        projection: this.name,
+        sequence: String(message.seq),
+        subject: this.options.store.namespace.logicalSubject(message.subject),
+        eventId: event?.id ?? null,
+        eventType: event?.type ?? null,
+        errorCode: code,
+        reason,
+        payload: textDecoder.decode(message.data),
+      })
+      .orIgnore()
+      .execute();
+    this.logger.warn('event parked in dead letter', {
+      projection: this.name,
+      sequence: message.seq,
+      errorCode: code,
+      reason,
+    });
+  }
+
+  private async loadCheckpoint(manager: EntityManager, lock = false): Promise<number> {
+    const query = manager
+      .getRepository(ProjectionCheckpointEntity)
+      .createQueryBuilder('checkpoint')
+      .where('checkpoint.projection = :name', { name: this.name });
+    if (lock) query.setLock('pessimistic_write');
+    const row = await query.getOne();
+    return row ? Number(row.sequence) : 0;
+  }
+}
+
+/** Marks a handler failure in the fast path so the batch is retried with per-event isolation. */
+class ApplyFailure extends Error {
+  constructor(cause: unknown) {
+    super('projection handler failed', { cause });
+  }
+}

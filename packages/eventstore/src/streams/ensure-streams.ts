@@ -1,0 +1,78 @@
+import { allStreams, type StreamDeclaration } from '@tessera/contracts';
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { type Namespace } from '../namespace.js';
+
+/** Storage settings applied to every event stream. */
+export interface StreamSettings {
+  /** How long JetStream remembers a `Nats-Msg-Id`; a retried append inside it is a no-op. Default 10 minutes. */
+  duplicateWindowMs?: number;
+  /** Replicas per stream: 1 on one host, 3 on a cluster. Default 1. */
+  replicas?: number;
+}
+
+const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
+const STREAM_NAME_IN_USE = 10058;
+
+/**
+ * Creates each declared stream, or brings an existing one to the declared subjects and
+ * duplicate window. Idempotent and safe to run from every replica at once: a replica that
+ * loses the creation race reads the winner's stream and updates it only if it differs.
+ */
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  namespace: Namespace,
+  declarations: readonly StreamDeclaration[] = allStreams,
+  settings: StreamSettings = {},
+): Promise<void> {
+  for (const declaration of declarations) {
+    const wanted: Partial<StreamConfig> & { name: string; subjects: string[] } = {
+      name: namespace.streamName(declaration),
+      subjects: declaration.subjects.map((subject) => namespace.subject(subject)),
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      duplicate_window: nanos(settings.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS),
+      num_replicas: settings.replicas ?? 1,
+      // Direct get lets readers fetch the last event of an aggregate without a consumer.
+      allow_direct: true,
+    };
+    await ensureStream(jsm, wanted);
+  }
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  wanted: Partial<StreamConfig> & { name: string; subjects: string[] },
+): Promise<void> {
+  const existing = await jsm.streams.info(wanted.name).catch((err: unknown) => {
+    if (err instanceof JetStreamApiError && err.code === 10059) return null;
+    throw err;
+  });
+  if (!existing) {
+    try {
+      await jsm.streams.add(wanted);
+      return;
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
+      // Another replica created it first with other settings; fall through and reconcile.
+    }
+  }
+  const current = existing ?? (await jsm.streams.info(wanted.name));
+  const sameSubjects =
+    [...current.config.subjects].sort().join(',') === [...wanted.subjects].sort().join(',');
+  const sameWindow = current.config.duplicate_window === wanted.duplicate_window;
+  if (!sameSubjects || !sameWindow) {
+    await jsm.streams.update(wanted.name, {
+      subjects: wanted.subjects,
+      duplicate_window: wanted.duplicate_window,
+    });
+  }
+}
