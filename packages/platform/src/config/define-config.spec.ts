@@ -1,0 +1,60 @@
+import { isValidationError, type ValidationError } from '@tessera/contracts';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigModule } from './config.module.js';
+import { defineConfig, PlatformConfig, platformEnvSchema } from './define-config.js';
+
+const validEnv = {
+  SERVICE_NAME: 'billing',
+  NATS_URL: 'nats://127.0.0.1:4222',
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tessera',
+};
+
+class BillingConfig extends defineConfig(platformEnvSchema.extend({ PRICE_TABLE: z.string().min(1) })) {}
+
+function captureError(fn: () => unknown): ValidationError {
+  try {
+    fn();
+  } catch (err) {
+    if (isValidationError(err)) return err as ValidationError;
+    throw err;
+  }
+  throw new Error('expected a validation error');
+}
+
+describe('config', () => {
+  it('given a good environment, parses it with defaults into a frozen object', () => {
+    const config = BillingConfig.load({ ...validEnv, PRICE_TABLE: 'v1', HTTP_PORT: '8080' });
+    expect(config.HTTP_PORT).toBe(8080);
+    expect(config.NATS_SUBJECT_PREFIX).toBe('');
+    expect(config.SHUTDOWN_GRACE_MS).toBe(10_000);
+    expect(config.PRICE_TABLE).toBe('v1');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('given bad variables, fails naming each of them', () => {
+    const error = captureError(() =>
+      BillingConfig.load({ ...validEnv, NATS_URL: 'not a url', HTTP_PORT: 'eighty' }),
+    );
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.message).toMatch(/NATS_URL: Invalid URL/);
+    expect(error.message).toMatch(/HTTP_PORT:/);
+    expect(error.message).toMatch(/PRICE_TABLE:/);
+    expect(error.issues.map((issue) => issue.path).sort()).toEqual(['HTTP_PORT', 'NATS_URL', 'PRICE_TABLE']);
+  });
+
+  it('treats an empty variable as unset, so its default applies', () => {
+    const config = PlatformConfig.load({ ...validEnv, LOG_LEVEL: '', OTEL_EXPORTER_OTLP_ENDPOINT: '' });
+    expect(config.LOG_LEVEL).toBe('info');
+    expect(config.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+  });
+
+  it('ConfigModule.forRoot fails at start-up naming the variable, and provides both config views', () => {
+    expect(() =>
+      ConfigModule.forRoot(BillingConfig, { env: { ...validEnv, PRICE_TABLE: 'v1', SERVICE_NAME: '' } }),
+    ).toThrow(/SERVICE_NAME/);
+    const module = ConfigModule.forRoot(BillingConfig, { env: { ...validEnv, PRICE_TABLE: 'v1' } });
+    expect(module.global).toBe(true);
+    expect(module.exports).toEqual([BillingConfig, PlatformConfig]);
+  });
+});

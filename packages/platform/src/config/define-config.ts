@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { ValidationError, toValidationIssues, type ValidationIssue } from '@tessera/contracts';
+
+/**
+ * Environment variables every Tessera service reads. Apps extend it
+ * (`platformEnvSchema.extend({ ... })`) and pass the result to {@link defineConfig}.
+ *
+ * This file imports no Nest code on purpose: the bootstrap helper parses the config before
+ * telemetry starts, and telemetry must start before Nest, pg and http are loaded.
+ */
+export const platformEnvSchema = z.object({
+  /** Service name in logs, traces, the NATS connection name and the RPC queue group. */
+  SERVICE_NAME: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lower-case kebab-case'),
+  NATS_URL: z.url(),
+  /**
+   * Prefix for every subject, stream and consumer (`<prefix>.rpc.…`); tests use it to isolate runs
+   * on one server. Letters and digits only: the eventstore's `Namespace` takes the same value.
+   */
+  NATS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9]*$/, 'may only hold letters and digits')
+    .default(''),
+  /** Optional because some processes (the miner agent) have no database. */
+  DATABASE_URL: z.url().optional(),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
+    .default('public'),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
+});
+
+/** The parsed platform variables. */
+export type PlatformEnv = z.output<typeof platformEnvSchema>;
+
+/** What a config class was made from: any zod object schema over string variables. */
+export type EnvSchema = z.ZodObject;
+
+/** Raw environment, as `process.env` has it. */
+export type RawEnv = Readonly<Record<string, string | undefined>>;
+
+/**
+ * A config class made by {@link defineConfig}: its instances are the parsed, frozen values and
+ * the class itself is the Nest injection token, so `constructor(config: AppConfig)` just works.
+ */
+export interface ConfigDefinition<S extends EnvSchema = EnvSchema> {
+  new (...args: never[]): Readonly<z.output<S>>;
+  readonly schema: S;
+  /**
+   * Parses `process.env` on the first call and returns the same frozen object afterwards, so the
+   * bootstrap helper and `ConfigModule` share one parse. Passing `env` parses that instead,
+   * uncached (tests).
+   */
+  load(env?: RawEnv): Readonly<z.output<S>>;
+}
+
+/**
+ * Any config class, whatever its schema: what modules that only pass the class around accept.
+ * (A class's instance type has no index signature, so `ConfigDefinition<ZodObject>` would not take one.)
+ */
+export interface AnyConfigDefinition {
+  new (...args: never[]): object;
+  readonly schema: EnvSchema;
+  load(env?: RawEnv): object;
+}
+
+/** Parses an environment with `schema`; throws a {@link ValidationError} naming every bad variable. */
+export function parseEnv<S extends EnvSchema>(schema: S, env: RawEnv): Readonly<z.output<S>> {
+  // `FOO=` in an env file means "not set": treat it like a missing variable so defaults apply.
+  const cleaned: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '') cleaned[key] = value;
+  }
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const issues: ValidationIssue[] = toValidationIssues(result.error);
+    throw new ValidationError('environment', issues, result.error);
+  }
+  return Object.freeze(result.data) as Readonly<z.output<S>>;
+}
+
+/**
+ * Declares a service's configuration.
+ *
+ * ```ts
+ * export class BillingConfig extends defineConfig(platformEnvSchema.extend({ PRICE_TABLE: z.string() })) {}
+ * // main.ts: bootstrapService({ config: BillingConfig, module: ... })
+ * // a provider: constructor(private readonly config: BillingConfig) {}
+ * ```
+ */
+export function defineConfig<S extends EnvSchema>(schema: S): ConfigDefinition<S> {
+  let cached: Readonly<z.output<S>> | undefined;
+  // A class (not a plain object) so it can be both a Nest token and the injected type.
+  class Config {
+    static readonly schema = schema;
+    static load(env?: RawEnv): Readonly<z.output<S>> {
+      if (env !== undefined) return parseEnv(schema, env);
+      // The one place in the codebase that reads process.env.
+      cached ??= parseEnv(schema, process.env);
+      return cached;
+    }
+  }
+  return Config as unknown as ConfigDefinition<S>;
+}
+
+/**
+ * Turns a parsed config back into variables (numbers as strings), so another schema can read the
+ * same values without touching `process.env` again.
+ */
+export function toRawEnv(value: object): RawEnv {
+  const raw: Record<string, string | undefined> = {};
+  for (const [key, field] of Object.entries(value)) {
+    if (
+      typeof field === 'string' ||
+      typeof field === 'number' ||
+      typeof field === 'boolean' ||
+      typeof field === 'bigint'
+    ) {
+      raw[key] = String(field);
+    }
+  }
+  return raw;
+}
+
+/** The platform's own view of the config; platform modules inject this, apps inject their own class. */
+export class PlatformConfig extends defineConfig(platformEnvSchema) {}

@@ -1,0 +1,116 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { PlatformConfig } from '../config/define-config.js';
+import { HealthRegistry } from '../health/health-registry.js';
+import { ShutdownRegistry } from '../lifecycle/shutdown-registry.js';
+import {
+  InjectLogger,
+  PLATFORM_LOGGER,
+  redactUrlCredentials,
+  type PlatformLogger,
+} from '../logging/index.js';
+
+/** Injection token of the service's one {@link NatsConnection}. */
+export const NATS_CONNECTION = Symbol.for('tessera.platform.natsConnection');
+
+/** Parameter decorator injecting the NATS connection. */
+export const InjectNats = (): ParameterDecorator & PropertyDecorator => Inject(NATS_CONNECTION);
+
+/**
+ * Opens the connection: retried forever (a NATS restart must not kill the service; readiness
+ * reports it instead), named after the service so `nats server report connections` shows who is who.
+ */
+export async function connectNats(config: PlatformConfig, logger: PlatformLogger): Promise<NatsConnection> {
+  const connection = await connect({
+    servers: config.NATS_URL,
+    name: config.SERVICE_NAME,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1_000,
+    waitOnFirstConnect: true,
+    // Capturing a stack for every request costs more than the request itself on the hot path
+    // (measured by bench:eventstore); errors still carry their own stacks.
+    noAsyncTraces: true,
+  });
+  logger.info({ server: redactUrlCredentials(config.NATS_URL) }, 'nats connected');
+  void logStatus(connection, logger);
+  return connection;
+}
+
+async function logStatus(connection: NatsConnection, logger: PlatformLogger): Promise<void> {
+  for await (const status of connection.status()) {
+    switch (status.type) {
+      case 'disconnect':
+        logger.warn({ server: status.server }, 'nats disconnected; reconnecting');
+        break;
+      case 'reconnect':
+        logger.info({ server: status.server }, 'nats reconnected');
+        break;
+      case 'error':
+        logger.error({ err: status.error }, 'nats error');
+        break;
+      case 'slowConsumer':
+        logger.warn({ subject: status.sub.getSubject(), pending: status.pending }, 'nats slow consumer');
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/** Registers readiness and shutdown for the connection; kept apart from the factory so both stay small. */
+@Injectable()
+class NatsLifecycle implements OnModuleInit {
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly connection: NatsConnection,
+    private readonly health: HealthRegistry,
+    private readonly shutdown: ShutdownRegistry,
+    @InjectLogger() private readonly logger: PlatformLogger,
+  ) {}
+
+  onModuleInit(): void {
+    this.health.register({
+      name: 'nats',
+      check: () => {
+        const connection = this.connection;
+        if (connection.isClosed()) return Promise.resolve({ up: false, detail: 'closed' });
+        if (connection.isDraining()) return Promise.resolve({ up: false, detail: 'draining' });
+        // The client flags nothing between a disconnect and a reconnect; a flush round-trip does.
+        return connection.flush().then(
+          () => ({ up: true, detail: connection.getServer() }),
+          (err: unknown) => ({ up: false, detail: err instanceof Error ? err.message : String(err) }),
+        );
+      },
+    });
+    this.shutdown.onDrain('connections', 'nats', async (deadline) => {
+      if (this.connection.isClosed()) return;
+      const closeNow = (): void => void this.connection.close();
+      // Past the grace period a drain that still waits (e.g. on a dead server) becomes a close.
+      deadline.addEventListener('abort', closeNow, { once: true });
+      try {
+        if (deadline.aborted) await this.connection.close();
+        else await this.connection.drain();
+      } finally {
+        deadline.removeEventListener('abort', closeNow);
+      }
+      this.logger.info('nats drained');
+    });
+  }
+}
+
+/** Provides the {@link NatsConnection} ({@link NATS_CONNECTION}) to every module; drained on shutdown. */
+@Module({})
+export class NatsModule {
+  static forRoot(): DynamicModule {
+    const connectionProvider = {
+      provide: NATS_CONNECTION,
+      inject: [PlatformConfig, PLATFORM_LOGGER],
+      useFactory: connectNats,
+    };
+    return {
+      global: true,
+      module: NatsModule,
+      providers: [connectionProvider, NatsLifecycle],
+      exports: [NATS_CONNECTION],
+    };
+  }
+}
