@@ -8,7 +8,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { type DataSource, type EntityManager } from 'typeorm';
 import { EVENT_TYPE_HEADER, type EventStore } from '../event-store.js';
 import { extractTraceContext, messagingTracer } from '../tracing/nats-trace-context.js';
@@ -266,43 +266,96 @@ export class ProjectionRunner {
       // Re-read the checkpoint under a row lock: it is the truth after a crash, and the lock
       // keeps a second runner that was started by mistake from interleaving.
       const checkpoint = await this.loadCheckpoint(manager, true);
-      let last = checkpoint;
-      for (const message of batch) {
-        if (message.seq <= last) continue;
-        await this.applyOne(message, manager, isolateFailures);
-        last = message.seq;
+      const fresh = batch.filter((message) => message.seq > checkpoint);
+      if (fresh.length === 0) return checkpoint;
+      if (isolateFailures) {
+        for (const message of fresh) await this.applyIsolated(message, manager);
+      } else {
+        await this.applyAll(fresh, manager);
       }
-      if (last !== checkpoint) {
-        await manager
-          .getRepository(ProjectionCheckpointEntity)
-          .upsert({ projection: this.name, sequence: String(last) }, ['projection']);
-      }
+      const last = fresh.at(-1)?.seq ?? checkpoint;
+      await manager
+        .getRepository(ProjectionCheckpointEntity)
+        .upsert({ projection: this.name, sequence: String(last) }, ['projection']);
       await this.options.beforeCommit?.(last);
       return last;
     });
   }
 
-  private async applyOne(message: JsMsg, manager: EntityManager, isolateFailures: boolean): Promise<void> {
+  /** Fast path: decode the batch and hand it to the projection in one call. Any failure → isolate. */
+  private async applyAll(messages: readonly JsMsg[], manager: EntityManager): Promise<void> {
+    const events: Event[] = [];
+    const spans: Span[] = [];
+    try {
+      for (const message of messages) {
+        const decoded = this.decode(message);
+        if (decoded.kind === 'poison') throw new ApplyFailure(decoded.error);
+        if (decoded.kind === 'skip') continue;
+        events.push(decoded.event);
+        spans.push(this.startSpan(message, decoded.event));
+      }
+      if (events.length === 0) return;
+      const first = spans[0];
+      await context.with(first ? trace.setSpan(context.active(), first) : context.active(), () =>
+        this.options.projection.apply(events, manager),
+      );
+    } catch (err) {
+      for (const span of spans) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      throw err instanceof ApplyFailure ? err : new ApplyFailure(err);
+    } finally {
+      for (const span of spans) span.end();
+    }
+  }
+
+  /** Careful path: one savepoint per event, so exactly the failing events are parked. */
+  private async applyIsolated(message: JsMsg, manager: EntityManager): Promise<void> {
+    const decoded = this.decode(message);
+    if (decoded.kind === 'skip') return;
+    if (decoded.kind === 'poison') {
+      await this.park(message, manager, decoded.error);
+      return;
+    }
+    const span = this.startSpan(message, decoded.event);
+    await manager.query('SAVEPOINT projection_event');
+    try {
+      await context.with(trace.setSpan(context.active(), span), () =>
+        this.options.projection.apply([decoded.event], manager),
+      );
+      await manager.query('RELEASE SAVEPOINT projection_event');
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      await manager.query('ROLLBACK TO SAVEPOINT projection_event');
+      await this.park(message, manager, err, decoded.event);
+    } finally {
+      span.end();
+    }
+  }
+
+  /** Skips types the projection does not handle (by header, before parsing when possible). */
+  private decode(message: JsMsg): Decoded {
     const headerType = message.headers?.has(EVENT_TYPE_HEADER)
       ? message.headers.get(EVENT_TYPE_HEADER)
       : undefined;
-    if (headerType && this.handledTypes && !this.handledTypes.has(headerType)) return;
-
-    let event: Event;
+    if (headerType && this.handledTypes && !this.handledTypes.has(headerType)) return { kind: 'skip' };
     try {
       const payload: unknown = JSON.parse(textDecoder.decode(message.data));
-      const envelope = eventEnvelopeSchema.safeParse(payload);
-      if (envelope.success && this.handledTypes && !this.handledTypes.has(envelope.data.type)) return;
-      event = this.options.store.decoder.decode(payload);
-    } catch (err) {
-      // A malformed message is poison: park it, in the isolating pass so it is parked (and logged) once.
-      if (!isolateFailures) throw new ApplyFailure(err);
-      await this.park(message, manager, err);
-      return;
+      if (!headerType && this.handledTypes) {
+        const envelope = eventEnvelopeSchema.safeParse(payload);
+        if (envelope.success && !this.handledTypes.has(envelope.data.type)) return { kind: 'skip' };
+      }
+      return { kind: 'event', event: this.options.store.decoder.decode(payload) };
+    } catch (error) {
+      return { kind: 'poison', error };
     }
+  }
 
-    const parent = extractTraceContext(message.headers);
-    const span = messagingTracer.startSpan(
+  /** A consumer span continuing the trace the publisher put in the message headers. */
+  private startSpan(message: JsMsg, event: Event): Span {
+    return messagingTracer.startSpan(
       `process ${this.name}`,
       {
         kind: SpanKind.CONSUMER,
@@ -312,30 +365,8 @@ export class ProjectionRunner {
           'messaging.message.id': event.id,
         },
       },
-      parent,
+      extractTraceContext(message.headers),
     );
-    try {
-      await context.with(trace.setSpan(parent, span), async () => {
-        if (!isolateFailures) {
-          await this.options.projection.apply(event, manager);
-          return;
-        }
-        await manager.query('SAVEPOINT projection_event');
-        try {
-          await this.options.projection.apply(event, manager);
-          await manager.query('RELEASE SAVEPOINT projection_event');
-        } catch (err) {
-          await manager.query('ROLLBACK TO SAVEPOINT projection_event');
-          await this.park(message, manager, err, event);
-        }
-      });
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw new ApplyFailure(err);
-    } finally {
-      span.end();
-    }
   }
 
   private async park(message: JsMsg, manager: EntityManager, err: unknown, event?: Event): Promise<void> {
@@ -379,6 +410,8 @@ export class ProjectionRunner {
     return row ? Number(row.sequence) : 0;
   }
 }
+
+type Decoded = { kind: 'skip' } | { kind: 'poison'; error: unknown } | { kind: 'event'; event: Event };
 
 /** Marks a handler failure in the fast path so the batch is retried with per-event isolation. */
 class ApplyFailure extends Error {
