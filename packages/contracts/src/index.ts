@@ -9,3 +9,6 @@ export * from './define-rpc.js';
 export * from './event-registry.js';
 export * from './snapshot.js';
 export * from './catalog.js';
+export * from './chain/primitives.js';
+export * from './chain/transfer-observed.js';
+export * from './billing/deposit-address-assigned.js';
