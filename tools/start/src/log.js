@@ -1,0 +1,42 @@
+// Output helpers: every line `npm start` prints carries a `[source]` prefix, colored on a TTY.
+import { createInterface } from 'node:readline';
+
+const COLORS = [36, 33, 35, 32, 34, 91, 96, 93, 95, 92];
+const useColor = Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'];
+
+/**
+ * @param {string} name
+ * @param {number} colorIndex
+ * @returns {string}
+ */
+export function prefixFor(name, colorIndex) {
+  const label = `[${name}]`;
+  if (!useColor) return label;
+  const color = COLORS[colorIndex % COLORS.length] ?? 36;
+  return `\u001b[${color}m${label}\u001b[0m`;
+}
+
+const ownPrefix = useColor ? '\u001b[1m[tessera]\u001b[0m' : '[tessera]';
+
+/** @param {string} message */
+export function info(message) {
+  process.stdout.write(`${ownPrefix} ${message}\n`);
+}
+
+/** @param {string} message */
+export function warn(message) {
+  process.stderr.write(`${ownPrefix} ${message}\n`);
+}
+
+/**
+ * Copies a stream line by line to `out`, each line prefixed.
+ * @param {NodeJS.ReadableStream} input
+ * @param {NodeJS.WritableStream} out
+ * @param {string} prefix
+ * @returns {Promise<void>} resolves when the input ends
+ */
+export function pipeLines(input, out, prefix) {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  lines.on('line', (line) => out.write(`${prefix} ${line}\n`));
+  return new Promise((resolve) => lines.once('close', () => resolve()));
+}

@@ -1,0 +1,123 @@
+// `npm start`: NATS + Postgres (started or reused), then every built app, until Ctrl-C / SIGTERM.
+import { dirname, join, resolve } from 'node:path';
+import { setInterval, clearInterval } from 'node:timers';
+import { fileURLToPath } from 'node:url';
+import { discoverApps, startApp, stopApps } from './apps.js';
+import { loadEnvFile, portFromEnv } from './env.js';
+import { MissingPrerequisiteError, startInfrastructure } from './infra.js';
+import { info, warn } from './log.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/**
+ * @param {string} name
+ * @param {number} fallback
+ * @returns {number}
+ */
+function numberFromEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/**
+ * Runs until a stop signal; resolves to the process exit code.
+ * @returns {Promise<number>}
+ */
+export async function main() {
+  const envFile = join(process.cwd(), '.env');
+  if (loadEnvFile(envFile)) info(`loaded ${envFile}`);
+
+  const dataDir = resolve(process.env['TESSERA_DATA_DIR'] || join(repoRoot, '.data'));
+  const appsDir = resolve(process.env['TESSERA_APPS_DIR'] || join(repoRoot, 'apps'));
+  const graceMs = numberFromEnv('TESSERA_STOP_GRACE_MS', 15_000);
+  const portBase = numberFromEnv('HTTP_PORT_BASE', 3000);
+
+  /** @type {import('./infra.js').Infrastructure | undefined} */
+  let infra;
+  /** @type {import('./apps.js').RunningApp[]} */
+  const apps = [];
+  let stopping = false;
+  /** @type {(signal: NodeJS.Signals) => void} */
+  let requestStop = () => {};
+  const stopRequested = new Promise((resolveStop) => {
+    requestStop = resolveStop;
+  });
+  /** @param {NodeJS.Signals} signal */
+  const onSignal = (signal) => {
+    if (stopping) {
+      info(`${signal} again: still stopping (grace period ${graceMs} ms)`);
+      return;
+    }
+    stopping = true;
+    requestStop(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Apps run in their own process groups: never leave them behind, even on a crash.
+  process.on('exit', () => {
+    for (const app of apps)
+      if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGKILL');
+  });
+
+  try {
+    infra = await startInfrastructure({
+      dataDir,
+      natsUrl: process.env['NATS_URL'] || undefined,
+      databaseUrl: process.env['DATABASE_URL'] || undefined,
+      natsPort: portFromEnv('NATS_PORT', 4222),
+      postgresPort: portFromEnv('POSTGRES_PORT', 5432),
+      persistent: true,
+      fastUnsafe: false,
+      log: info,
+    });
+  } catch (error) {
+    if (error instanceof MissingPrerequisiteError) {
+      warn(error.message);
+      return 1;
+    }
+    throw error;
+  }
+
+  if (!stopping) {
+    /** @type {NodeJS.ProcessEnv} */
+    const env = { ...process.env, NATS_URL: infra.natsUrl, DATABASE_URL: infra.databaseUrl };
+    env['LOG_LEVEL'] ??= 'info';
+    const specs = discoverApps(appsDir, portBase, env);
+    if (specs.length === 0) {
+      info(
+        `no apps built yet (nothing matches ${join(appsDir, '*', 'dist', 'main.js')}): running NATS and Postgres only`,
+      );
+    }
+    specs.forEach((spec, index) => {
+      info(`starting ${spec.name} on HTTP port ${spec.httpPort}`);
+      apps.push(
+        startApp(spec, index, env, (app, code, signal) => {
+          warn(
+            `${app.spec.name} exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); the others keep running`,
+          );
+        }),
+      );
+    });
+    info(
+      `ready: NATS ${infra.natsUrl}, Postgres ${infra.startedPostgres ? infra.databaseUrl : 'from DATABASE_URL'}, ${apps.length} app(s). Ctrl-C to stop.`,
+    );
+  }
+
+  // Signal handlers do not keep Node's event loop alive; this does, until a stop is requested.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const signal = await stopRequested;
+  clearInterval(keepAlive);
+  info(`${signal}: stopping`);
+  if (apps.length > 0) {
+    info(`stopping ${apps.length} app(s)`);
+    await stopApps(apps, graceMs, info);
+  }
+  if (infra.startedPostgres || infra.startedNats) info('stopping Postgres and NATS');
+  await infra.stop();
+  info('stopped');
+  return 0;
+}
