@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -60,6 +61,10 @@ export function startTelemetry(options: TelemetryOptions): TelemetryShutdown {
           ],
   });
   sdk.start();
+  // The http instrumentation patches the module when it is first `require`d. Nest 12 is ESM and
+  // imports node:http without `require`, so load it once through require here: the patch is made
+  // in place on the shared module object, and ESM importers see it too.
+  if (options.autoInstrument !== false) createRequire(import.meta.url)('http');
 
   let stopped: Promise<void> | undefined;
   return () => {
