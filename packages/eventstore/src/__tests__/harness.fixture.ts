@@ -1,5 +1,5 @@
 /** Wiring shared by the event store's integration tests: a NATS connection, a store and a data source per file. */
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { useTestEnvironment, type TestEnvironment, type TestEnvironmentOptions } from '@tessera/testkit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { EventStore } from '../event-store.js';
@@ -29,9 +29,12 @@ export async function openDataSource(databaseUrl: string, schema: string): Promi
   return dataSource;
 }
 
-export async function openHarness(options: { clock?: Clock; withDatabase?: boolean } = {}): Promise<Harness> {
-  const env = await useTestEnvironment();
-  const nc = await connect({ servers: env.natsUrl });
+export async function openHarness(
+  options: { clock?: Clock; withDatabase?: boolean; servers?: TestEnvironmentOptions } = {},
+): Promise<Harness> {
+  const env = await useTestEnvironment(options.servers);
+  // Reconnect for ever: fault tests restart the server under a live connection.
+  const nc = await connect({ servers: env.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const store = new EventStore({
     connection: nc,
     registry: counterRegistry,

@@ -113,18 +113,30 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     if (this.running) return;
     this.checkpoint = await this.loadCheckpoint(this.options.dataSource.manager);
+    // The first subscription happens here so that start() fails loudly on a bad setup; later
+    // ones (after NATS restarts or a lost consumer) happen in the background loop.
+    const first = await this.subscribe();
+    this.running = true;
+    this.lastProgressAt = Date.now();
+    this.consumeLoop = this.consumeUntilStopped(first);
+    this.logger.info('projection started', { projection: this.name, checkpoint: this.checkpoint });
+  }
+
+  /**
+   * Makes sure the durable consumer exists and starts pulling from it. Messages delivered to a
+   * runner that died stay unacked until ack_wait runs out; the checkpoint in Postgres is the
+   * truth, so such a consumer is recreated from the checkpoint instead of waiting.
+   */
+  private async subscribe(): Promise<ConsumerMessages> {
     const jsm = await this.options.store.manager();
     const filter = this.options.projection.filterSubject ?? this.options.projection.stream.subjects[0];
     const existing = await jsm.consumers.info(this.streamName, this.consumerName).catch((err: unknown) => {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return null;
       throw err;
     });
-    // Messages delivered to a runner that died stay unacked until ack_wait runs out. The
-    // checkpoint in Postgres is the truth, so recreate the consumer from it instead of waiting.
-    if (existing && existing.num_ack_pending > 0) {
-      await jsm.consumers.delete(this.streamName, this.consumerName);
-    }
-    if (!existing || existing.num_ack_pending > 0) {
+    const stale = existing !== null && existing.num_ack_pending > 0;
+    if (stale) await jsm.consumers.delete(this.streamName, this.consumerName);
+    if (!existing || stale) {
       await jsm.consumers.add(this.streamName, {
         durable_name: this.consumerName,
         ack_policy: AckPolicy.Explicit,
@@ -137,11 +149,37 @@ export class ProjectionRunner {
       });
     }
     const consumer = await this.options.store.jetstream.consumers.get(this.streamName, this.consumerName);
-    this.running = true;
-    this.lastProgressAt = Date.now();
     this.messages = await consumer.consume({ max_messages: Math.max(this.batchSize * 2, 256) });
-    this.consumeLoop = this.pump(this.messages);
-    this.logger.info('projection started', { projection: this.name, checkpoint: this.checkpoint });
+    return this.messages;
+  }
+
+  /** Pulls until stopped; when the subscription breaks (NATS restarted, consumer lost) it subscribes again with backoff. */
+  private async consumeUntilStopped(first: ConsumerMessages): Promise<void> {
+    let messages: ConsumerMessages | undefined = first;
+    let failures = 0;
+    while (this.running) {
+      try {
+        messages ??= await this.subscribe();
+        for await (const message of messages) {
+          failures = 0;
+          this.buffer.push(message);
+          this.drainLoop ??= this.drain().finally(() => {
+            this.drainLoop = undefined;
+          });
+        }
+      } catch (err) {
+        failures += 1;
+        this.lastError = (err as Error).message;
+        this.logger.warn('projection subscription broke; subscribing again', {
+          projection: this.name,
+          error: this.lastError,
+          failures,
+        });
+      }
+      messages = undefined;
+      if (this.running)
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
+    }
   }
 
   /** Stops taking messages and waits for the batch in flight to commit. Unacked messages redeliver later. */
@@ -200,20 +238,6 @@ export class ProjectionRunner {
       lastCommitAt: this.lastCommitAt,
       lastError: this.lastError,
     };
-  }
-
-  private async pump(messages: ConsumerMessages): Promise<void> {
-    try {
-      for await (const message of messages) {
-        this.buffer.push(message);
-        this.drainLoop ??= this.drain().finally(() => {
-          this.drainLoop = undefined;
-        });
-      }
-    } catch (err) {
-      this.lastError = (err as Error).message;
-      this.logger.error('projection consumer stopped', { projection: this.name, error: this.lastError });
-    }
   }
 
   /** Applies buffered messages batch by batch; retries a failed batch with backoff until it commits or the runner stops. */
