@@ -3,6 +3,7 @@ export * from './namespace.js';
 export * from './event-decoder.js';
 export * from './event-store.js';
 export * from './command-handler.js';
+export * from './aggregate-cache.js';
 export * from './streams/ensure-streams.js';
 export * from './projections/projection.js';
 export * from './projections/projection-runner.js';
