@@ -14,3 +14,25 @@ export const netuidSchema = z.int().min(0).max(65_535);
 
 /** A block height. */
 export const blockNumberSchema = z.int().nonnegative();
+
+/** A uid on a subnet (u16). */
+export const uidSchema = z.int().min(0).max(65_535);
+
+/** A value the runtime stores as a u16 fraction of 65535 (incentive, dividends, weights). */
+export const u16Schema = z.int().min(0).max(65_535);
+
+/** A u64 that may pass 2^53 (version keys, alpha amounts), as a decimal string. */
+export const u64StringSchema = z.string().regex(/^(0|[1-9][0-9]*)$/, 'must be a non-negative integer string');
+
+/**
+ * Where a fact sits on the chain. Together with the event's type, (block hash, event index)
+ * names it uniquely, and the event id is derived from them.
+ */
+export const chainPositionShape = {
+  blockNumber: blockNumberSchema,
+  blockHash: hashHexSchema,
+  /** Index of the extrinsic in the block; null when a hook (not an extrinsic) caused it. */
+  extrinsicIndex: z.int().nonnegative().nullable(),
+  /** Index of the runtime event among the block's events. */
+  eventIndex: z.int().nonnegative(),
+} as const;

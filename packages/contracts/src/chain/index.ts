@@ -1,0 +1,34 @@
+import { type EventContract } from '../define-event.js';
+import { type RpcContract } from '../define-rpc.js';
+import { GetMetagraph, GetNeuron, MetagraphSynced } from './metagraph.js';
+import {
+  AxonServed,
+  NeuronRegistered,
+  NeuronReplaced,
+  StakeAdded,
+  StakeRemoved,
+  SubnetAdded,
+  SubnetRemoved,
+  WeightsSet,
+} from './neuron-events.js';
+import { TransferObserved } from './transfer-observed.js';
+import { WeightsSubmissionFailed, WeightsSubmitted } from './weights-submission.js';
+
+/** Every event the chain indexer appends to the `CHAIN` stream. */
+export const chainEventContracts: readonly EventContract[] = [
+  TransferObserved,
+  NeuronRegistered,
+  NeuronReplaced,
+  AxonServed,
+  StakeAdded,
+  StakeRemoved,
+  WeightsSet,
+  SubnetAdded,
+  SubnetRemoved,
+  MetagraphSynced,
+  WeightsSubmitted,
+  WeightsSubmissionFailed,
+];
+
+/** Every request/reply method the chain indexer answers. */
+export const chainRpcContracts: readonly RpcContract[] = [GetMetagraph, GetNeuron];
