@@ -9,3 +9,4 @@ export {
   type ManagedProcess,
   type ManagedProcessOptions,
 } from './process.js';
+export { startChopsticks, type ChopsticksHandle, type ChopsticksOptions } from './chopsticks.js';

@@ -1,6 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiPromise, WsProvider } from '@polkadot/api';
@@ -9,7 +7,7 @@ import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { EventRecord } from '@polkadot/types/interfaces';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { findFreePort, startManagedProcess, waitForPort, type ManagedProcess } from '@tessera/devservers';
+import { startChopsticks } from '@tessera/devservers';
 
 /** Options for {@link startChain}. */
 export interface StartChainOptions {
@@ -88,12 +86,6 @@ function resolveSpecPath(given: string | undefined): string {
   return path;
 }
 
-function chopsticksCli(): string {
-  // The package's `require` entry is dist/cjs/index.js; its bin sits at the package root.
-  const entry = createRequire(import.meta.url).resolve('@acala-network/chopsticks');
-  return join(dirname(entry), '..', '..', 'chopsticks.cjs');
-}
-
 /** JSON-RPC params cannot hold bigints; chopsticks parses decimal strings for integer storage. */
 function bigintsToStrings(value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
@@ -125,36 +117,15 @@ function eventNumber(record: EventRecord, index: number): number {
  */
 export async function startChain(opts: StartChainOptions = {}): Promise<ChainHarness> {
   const specPath = resolveSpecPath(opts.specPath);
-  const port = await findFreePort();
-  const timeoutMs = opts.startTimeoutMs ?? 120_000;
-
-  // chopsticks lets a PORT env var and a .env file in its cwd override --port: keep both out.
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' };
-  delete env['PORT'];
-  const child: ManagedProcess = startManagedProcess({
-    name: 'chain',
-    command: process.execPath,
-    args: [
-      chopsticksCli(),
-      `--genesis=${specPath}`,
-      `--port=${port}`,
-      '--host=127.0.0.1',
-      '--build-block-mode=Instant',
-    ],
-    cwd: tmpdir(),
-    env,
+  const chopsticks = await startChopsticks({
+    specPath,
     pipeOutput: opts.pipeOutput ?? false,
+    startTimeoutMs: opts.startTimeoutMs ?? 120_000,
   });
+  const endpoint = chopsticks.endpoint;
 
   let api: ApiPromise;
-  const endpoint = `ws://127.0.0.1:${port}`;
   try {
-    await waitForPort('127.0.0.1', port, timeoutMs, () => {
-      const info = child.exitInfo();
-      return info
-        ? new Error(`chopsticks exited during startup (code ${String(info.code)}):\n${child.recentOutput()}`)
-        : undefined;
-    });
     await cryptoWaitReady();
     api = await ApiPromise.create({
       provider: new WsProvider(endpoint),
@@ -167,7 +138,7 @@ export async function startChain(opts: StartChainOptions = {}): Promise<ChainHar
       },
     });
   } catch (err) {
-    await child.kill();
+    await chopsticks.process.kill();
     throw err;
   }
 
@@ -259,7 +230,7 @@ export async function startChain(opts: StartChainOptions = {}): Promise<ChainHar
     },
     async stop() {
       await api.disconnect().catch(() => undefined);
-      await child.stop('SIGTERM', 5_000);
+      await chopsticks.stop();
     },
   };
   return harness;
