@@ -77,6 +77,8 @@ export class DatabaseModule {
           type: 'postgres',
           url,
           schema: config.DATABASE_SCHEMA,
+          // Raw SQL (batched projection writes) then finds the service's tables without qualifying them.
+          extra: { options: `-c search_path=${config.DATABASE_SCHEMA}` },
           entities: options.entities,
           synchronize: options.synchronize ?? false,
           migrations: options.migrations ?? [],
