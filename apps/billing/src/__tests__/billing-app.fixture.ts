@@ -1,0 +1,143 @@
+/** Starts billing in-process against the test run's NATS and Postgres, with helpers the specs share. */
+import { Writable } from 'node:stream';
+import { type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { EventRegistry, eventContracts, type Clock, type PendingEvent } from '@tessera/contracts';
+import { EventStore } from '@tessera/eventstore';
+import { RpcClient } from '@tessera/platform';
+import { type TestEnvironment } from '@tessera/testkit';
+import { expect } from 'vitest';
+import { DataSource } from 'typeorm';
+import { BillingModule, BillingProjections } from '../app.module.js';
+
+export const PROJECTIONS = [
+  'billing-directory',
+  'billing-ledger',
+  'billing-usage-daily',
+  'billing-deposits',
+  'billing-request-charges',
+];
+
+export function billingEnv(env: TestEnvironment, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SERVICE_NAME: 'billing',
+    NODE_ENV: 'test',
+    NATS_URL: env.natsUrl,
+    NATS_SUBJECT_PREFIX: env.namespace,
+    DATABASE_URL: env.databaseUrl,
+    DATABASE_SCHEMA: env.schema,
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+    API_KEY_PEPPER: 'test-pepper-0123456789',
+    DEPOSIT_SEED: '//TesseraTestSeed',
+    MIN_DEPOSIT_RAO: '1000000',
+    ...extra,
+  };
+}
+
+export async function startBilling(
+  env: TestEnvironment,
+  options: { clock?: Clock; extraEnv?: Record<string, string> } = {},
+): Promise<INestApplication> {
+  const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const app = await NestFactory.create(
+    BillingModule.forRoot({
+      env: billingEnv(env, options.extraEnv),
+      logging: { destination: silent },
+      ...(options.clock ? { clock: options.clock } : {}),
+    }),
+    { logger: false },
+  );
+  await app.init();
+  return app;
+}
+
+/** The test's own view: a NATS connection, an RPC client, an event store to publish chain/inference events. */
+export interface Outside {
+  nc: NatsConnection;
+  rpc: RpcClient;
+  store: EventStore;
+  close(): Promise<void>;
+}
+
+export async function outside(env: TestEnvironment): Promise<Outside> {
+  const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+  const store = new EventStore({
+    connection: nc,
+    registry: new EventRegistry(eventContracts),
+    namespace: env.namespace,
+    defaultActor: 'service:test',
+  });
+  await store.ensureStreams();
+  return {
+    nc,
+    rpc: new RpcClient(nc, { subjectPrefix: env.namespace, defaultTimeoutMs: 15_000 }),
+    store,
+    close: () => nc.close(),
+  };
+}
+
+export function publish(store: EventStore, streamId: string, event: PendingEvent): Promise<unknown> {
+  return store.append(streamId, [event]);
+}
+
+/** Waits until every billing consumer has nothing pending or unacknowledged. */
+export async function waitForIdle(
+  env: TestEnvironment,
+  nc: NatsConnection,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const streamOf: Record<string, string> = {
+    'billing-deposits': 'CHAIN',
+    'billing-request-charges': 'INFERENCE',
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let busy = 0;
+    for (const name of PROJECTIONS) {
+      const info = await jsm.consumers
+        .info(`${env.namespace}_${streamOf[name] ?? 'BILLING'}`, `${env.namespace}_projection_${name}`)
+        .catch(() => undefined);
+      busy += info ? info.num_pending + info.num_ack_pending : 1;
+    }
+    if (busy === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`billing consumers still busy (${busy}) after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Σ over all ledger accounts is zero; entries sum to zero; no customer balance below zero. */
+export async function assertLedgerBalanced(dataSource: DataSource): Promise<void> {
+  const [sums] = (await dataSource.query(
+    `SELECT coalesce(sum(balance), 0)::text AS balances,
+            (SELECT coalesce(sum(change), 0)::text FROM billing_ledger_entries) AS entries,
+            (SELECT count(*)::int FROM billing_ledger_balances
+              WHERE balance < 0 AND (ledger_account LIKE 'customer:%' OR ledger_account LIKE 'grant:%')) AS negative
+       FROM billing_ledger_balances`,
+  )) as { balances: string; entries: string; negative: number }[];
+  expect(sums).toEqual({ balances: '0', entries: '0', negative: 0 });
+}
+
+export async function ledgerBalances(dataSource: DataSource): Promise<Record<string, string>> {
+  const rows = (await dataSource.query(
+    'SELECT ledger_account, balance::text AS balance FROM billing_ledger_balances ORDER BY ledger_account',
+  )) as { ledger_account: string; balance: string }[];
+  return Object.fromEntries(rows.map((row) => [row.ledger_account, row.balance]));
+}
+
+export function projections(app: INestApplication): BillingProjections {
+  return app.get(BillingProjections);
+}
+
+export function dataSourceOf(app: INestApplication): DataSource {
+  return app.get(DataSource);
+}
+
+/** A 0x-prefixed 32-byte hash made from a number, for block hashes. */
+export function blockHash(n: number): string {
+  return `0x${n.toString(16).padStart(64, '0')}`;
+}

@@ -1,0 +1,35 @@
+import { Injectable } from '@nestjs/common';
+import { streamIdOf } from '@tessera/contracts';
+import { AggregateCache, EventStore } from '@tessera/eventstore';
+import { priceBookDecider, type PriceBookCommand, type PriceBookState } from './price-book.decider.js';
+
+const PRICE_BOOK_STREAM = streamIdOf('billing', 'pricebook', 'default');
+/** Another replica may have changed a price: look at the stream's head at most this often. */
+const REFRESH_AFTER_MS = 1_000;
+
+/** The price book aggregate, cached; reads refresh it when another replica moved it. */
+@Injectable()
+export class PriceBookService {
+  private readonly cache: AggregateCache<PriceBookCommand, PriceBookState>;
+  private checkedAt = 0;
+
+  constructor(private readonly store: EventStore) {
+    this.cache = new AggregateCache(store, priceBookDecider);
+  }
+
+  async change(command: PriceBookCommand, actor: string): Promise<number> {
+    const result = await this.cache.execute(PRICE_BOOK_STREAM, command, { actor });
+    return result.state.version;
+  }
+
+  async current(): Promise<PriceBookState> {
+    if (Date.now() - this.checkedAt > REFRESH_AFTER_MS) {
+      this.checkedAt = Date.now();
+      const head = await this.store.currentPosition(PRICE_BOOK_STREAM);
+      if (head.sequence !== (this.cache.cachedPosition(PRICE_BOOK_STREAM)?.sequence ?? -1)) {
+        this.cache.invalidate(PRICE_BOOK_STREAM);
+      }
+    }
+    return this.cache.read(PRICE_BOOK_STREAM);
+  }
+}
