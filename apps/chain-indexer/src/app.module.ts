@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { EventRegistry, eventContracts } from '@tessera/contracts';
+import { eventStoreEntities } from '@tessera/eventstore';
+import { EventStoreModule, PlatformModule } from '@tessera/platform';
+import { ChainIndexerConfig } from './config.js';
+import { ChainIndexerSchema1767225600000 } from './database/schema.migration.js';
+import { IndexerService } from './indexer.service.js';
+import { MetagraphRpc } from './metagraph/metagraph.rpc.js';
+
+@Module({
+  imports: [
+    PlatformModule.forRoot({
+      config: ChainIndexerConfig,
+      database: { entities: eventStoreEntities, migrations: [ChainIndexerSchema1767225600000] },
+    }),
+    EventStoreModule.forRoot({ registry: new EventRegistry(eventContracts) }),
+  ],
+  providers: [IndexerService, MetagraphRpc],
+})
+export class AppModule {}

@@ -1,0 +1,219 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { startChopsticks, type ChopsticksHandle } from '@tessera/devservers';
+
+/** The logging the chain pieces need: pino's `(object, message)` shape. */
+export interface ChainLog {
+  info(object: Record<string, unknown>, message: string): void;
+  warn(object: Record<string, unknown>, message: string): void;
+  error(object: Record<string, unknown>, message: string): void;
+  debug(object: Record<string, unknown>, message: string): void;
+}
+
+/** Where the chain comes from. */
+export type ChainSource =
+  { kind: 'endpoint'; endpoint: string } | { kind: 'spec'; specPath: string; implicit: boolean };
+
+/**
+ * `CHAIN_ENDPOINT` wins; else `CHAIN_SPEC`; else, outside production, the raonet spec of the
+ * shared fixtures (local development with `npm start`). Production without either is an error.
+ */
+export function resolveChainSource(env: {
+  CHAIN_ENDPOINT?: string | undefined;
+  CHAIN_SPEC?: string | undefined;
+  NODE_ENV: string;
+}): ChainSource {
+  if (env.CHAIN_ENDPOINT) return { kind: 'endpoint', endpoint: env.CHAIN_ENDPOINT };
+  if (env.CHAIN_SPEC) {
+    const specPath = isAbsolute(env.CHAIN_SPEC)
+      ? env.CHAIN_SPEC
+      : resolve(repoRootOr(process.cwd()), env.CHAIN_SPEC);
+    return { kind: 'spec', specPath, implicit: false };
+  }
+  if (env.NODE_ENV === 'production') {
+    throw new Error('CHAIN_ENDPOINT (or CHAIN_SPEC) is required when NODE_ENV=production');
+  }
+  const specPath = resolve(repoRootOr(process.cwd()), '../shared/fixtures/subtensor/raonet.json');
+  return { kind: 'spec', specPath, implicit: true };
+}
+
+/** The monorepo root above `from` (the package.json declaring workspaces), or `from` itself. */
+function repoRootOr(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && 'workspaces' in (JSON.parse(readFileSync(manifest, 'utf8')) as object))
+      return dir;
+    if (dirname(dir) === dir) return from;
+  }
+}
+
+/** Backoff for reconnects: 0.5 s doubling to 30 s. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(30_000, 500 * 2 ** Math.min(attempt, 10));
+}
+
+/**
+ * One `@polkadot/api` connection to subtensor. Connects in the background with backoff (an
+ * unreachable endpoint makes the service not ready, never crashes it) and says why in the log;
+ * after a drop it reconnects the same way, and the follower resumes from its cursor.
+ */
+export class ChainConnection {
+  private provider: WsProvider | undefined;
+  private apiPromise: Promise<ApiPromise> | undefined;
+  private chopsticks: ChopsticksHandle | undefined;
+  private stopped = false;
+  private reconnecting = false;
+  private lastError: string | undefined = 'not connected yet';
+  private connectedOnce = false;
+
+  constructor(
+    private readonly source: ChainSource,
+    private readonly log: ChainLog,
+  ) {}
+
+  /** Resolves with the API once the first connection is made (retrying until then). */
+  api(): Promise<ApiPromise> {
+    this.apiPromise ??= this.open();
+    return this.apiPromise;
+  }
+
+  /** For readiness: connected, or why not. */
+  status(): { up: boolean; detail?: string } {
+    if (this.provider?.isConnected) return { up: true };
+    return { up: false, detail: this.lastError ?? 'disconnected' };
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.apiPromise) {
+      const api = await Promise.race([
+        this.apiPromise.catch(() => undefined),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
+      ]);
+      await api?.disconnect().catch(() => undefined);
+    }
+    await this.provider?.disconnect().catch(() => undefined);
+    await this.chopsticks?.stop();
+  }
+
+  private async open(): Promise<ApiPromise> {
+    await cryptoWaitReady();
+    const endpoint = await this.endpoint();
+    // autoConnect off: reconnects are ours, with backoff and a log line saying why.
+    const provider = new WsProvider(endpoint, false);
+    this.provider = provider;
+    provider.on('error', (err: unknown) => {
+      this.lastError = `chain endpoint ${endpoint} unreachable: ${describe(err)}`;
+    });
+    provider.on('disconnected', () => {
+      if (this.stopped) return;
+      if (this.connectedOnce && this.lastError === undefined) {
+        this.log.warn({ endpoint }, 'chain connection dropped; reconnecting');
+      }
+      this.lastError = `disconnected from ${endpoint}`;
+      void this.reconnect(provider, endpoint);
+    });
+    provider.on('connected', () => {
+      this.connectedOnce = true;
+      this.lastError = undefined;
+      this.log.info({ endpoint }, 'chain connected');
+    });
+    await this.reconnect(provider, endpoint);
+    const api = new ApiPromise({
+      provider,
+      noInitWarn: true,
+      // Subtensor's signed extensions add nothing to the payload; declaring them keeps
+      // @polkadot/api from warning about them.
+      signedExtensions: {
+        SubtensorSignedExtension: { extrinsic: {}, payload: {} },
+        CommitmentsSignedExtension: { extrinsic: {}, payload: {} },
+      },
+    });
+    await api.isReadyOrError;
+    this.log.info(
+      {
+        specName: api.runtimeVersion.specName.toString(),
+        specVersion: api.runtimeVersion.specVersion.toNumber(),
+      },
+      'chain runtime',
+    );
+    return api;
+  }
+
+  private async endpoint(): Promise<string> {
+    if (this.source.kind === 'endpoint') return this.source.endpoint;
+    if (this.source.implicit) {
+      this.log.info(
+        { specPath: this.source.specPath },
+        'neither CHAIN_ENDPOINT nor CHAIN_SPEC set: starting a local chain with chopsticks (development only)',
+      );
+    } else {
+      this.log.info(
+        { specPath: this.source.specPath },
+        'starting a local chain with chopsticks from CHAIN_SPEC',
+      );
+    }
+    this.chopsticks = await startChopsticks({ specPath: this.source.specPath });
+    return this.chopsticks.endpoint;
+  }
+
+  /** Connects, retrying with backoff until connected or closed. */
+  private async reconnect(provider: WsProvider, endpoint: string): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      for (let attempt = 0; !this.stopped && !provider.isConnected; attempt += 1) {
+        try {
+          await provider.connect();
+          await waitConnected(provider, 5_000);
+          return;
+        } catch (err) {
+          const delay = reconnectDelayMs(attempt);
+          this.lastError = `chain endpoint ${endpoint} unreachable: ${describe(err)}`;
+          this.log.warn(
+            { endpoint, attempt: attempt + 1, retryInMs: delay, reason: describe(err) },
+            'chain endpoint unreachable; retrying',
+          );
+          await provider.disconnect().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+}
+
+function waitConnected(provider: WsProvider, timeoutMs: number): Promise<void> {
+  if (provider.isConnected) return Promise.resolve();
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      offConnected();
+      offError();
+      reject(new Error(`no connection within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const offConnected = provider.on('connected', () => {
+      clearTimeout(timer);
+      offError();
+      offConnected();
+      resolvePromise();
+    });
+    const offError = provider.on('error', (err: unknown) => {
+      clearTimeout(timer);
+      offConnected();
+      offError();
+      reject(err instanceof Error ? err : new Error(describe(err)));
+    });
+  });
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  if (typeof err === 'object' && err !== null && 'message' in err)
+    return String((err as { message: unknown }).message);
+  if (typeof err === 'object' && err !== null && 'type' in err)
+    return `websocket ${String((err as { type: unknown }).type)}`;
+  return String(err);
+}

@@ -1,0 +1,314 @@
+import { type ApiPromise } from '@polkadot/api';
+import { MetagraphSynced, type PendingEvent } from '@tessera/contracts';
+import { type EventStore } from '@tessera/eventstore';
+import { type DataSource } from 'typeorm';
+import { type ChainLog } from '../chain/chain-connection.js';
+import { derivedEventId } from '../chain/event-id.js';
+import { BlockFactBuilder } from '../chain-events/block-facts.js';
+import { BlockPublisher } from '../chain-events/block-publisher.js';
+import { isEpochBlock, netuidsTouched, selectFacts } from '../chain-events/select-facts.js';
+import { type Tables } from '../database/tables.js';
+import { MetagraphReader, type MetagraphSnapshot } from '../metagraph/metagraph-reader.js';
+import { MetagraphStore } from '../metagraph/metagraph-store.js';
+import { BlockSource, type FetchedBlock } from './block-source.js';
+
+/** Addresses to report transfers to; kept current by the watched-addresses projection. */
+export interface AddressWatch {
+  isWatched(address: string): boolean;
+  catchUp(): Promise<void>;
+}
+
+export interface FollowerOptions {
+  /** First block on the very first start; default the finalized head then. */
+  startBlock?: number | undefined;
+  /** Subnets with a metagraph (and whose subnet-level events are indexed); empty = events of all, no metagraph. */
+  netuids: readonly number[];
+  prefetch: number;
+  commitBatch: number;
+  ss58Format: number;
+}
+
+export interface FollowerDeps {
+  api: ApiPromise;
+  store: EventStore;
+  dataSource: DataSource;
+  tables: Tables;
+  watch: AddressWatch;
+  log: ChainLog;
+}
+
+/** The cursor: the last block whose facts are published and whose rows are committed. */
+export interface Cursor {
+  readonly height: number;
+  readonly hash: string;
+}
+
+/** What the gap check found. */
+export interface ContinuityReport {
+  startHeight: number;
+  cursorHeight: number;
+  indexedBlocks: number;
+  /** Heights whose parent is not the row before (a skipped block or a foreign chain). */
+  breaks: number[];
+  ok: boolean;
+}
+
+/** The node served a block whose parent is not the cursor: a skipped block, or another chain. */
+export class ContinuityError extends Error {
+  override readonly name = 'ContinuityError';
+}
+
+interface ProcessedBlock {
+  block: FetchedBlock;
+  facts: number;
+  syncs: MetagraphSnapshot[];
+}
+
+/**
+ * Follows finalized blocks from the cursor: for each block, derive its facts, publish them
+ * (idempotently, see `BlockPublisher`), then commit cursor, block row and metagraph rows in one
+ * Postgres transaction. A crash anywhere replays from the committed cursor; the parent-hash
+ * check on every block and the `indexed_blocks` chain prove nothing was skipped.
+ */
+export class Follower {
+  private readonly source: BlockSource;
+  private readonly builder: BlockFactBuilder;
+  private readonly publisher: BlockPublisher;
+  private readonly reader: MetagraphReader;
+  readonly metagraphs: MetagraphStore;
+  private readonly netuids: ReadonlySet<number> | null;
+  private cursor: Cursor | undefined;
+  private tempos = new Map<number, number>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private lastError: string | undefined = 'not started';
+  private failures = 0;
+  private wake: (() => void) | undefined;
+  private unsubscribeHeads: (() => void) | undefined;
+  private readonly cursorListeners = new Set<(cursor: Cursor) => void>();
+
+  constructor(
+    private readonly deps: FollowerDeps,
+    private readonly options: FollowerOptions,
+  ) {
+    this.source = new BlockSource(deps.api);
+    this.builder = new BlockFactBuilder(deps.api);
+    this.publisher = new BlockPublisher(deps.store);
+    this.reader = new MetagraphReader(options.ss58Format);
+    this.metagraphs = new MetagraphStore(deps.tables);
+    this.netuids = options.netuids.length > 0 ? new Set(options.netuids) : null;
+  }
+
+  get position(): Cursor | undefined {
+    return this.cursor;
+  }
+
+  /** Readiness: following without error. */
+  health(): { up: boolean; detail?: string } {
+    return this.lastError === undefined ? { up: true } : { up: false, detail: this.lastError };
+  }
+
+  /** Called after each commit (tests and the weight writer's head tracking). */
+  onCursor(listener: (cursor: Cursor) => void): () => void {
+    this.cursorListeners.add(listener);
+    return () => this.cursorListeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribeHeads = await this.deps.api.rpc.chain
+      .subscribeFinalizedHeads(() => this.wake?.())
+      .catch(() => undefined);
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    this.unsubscribeHeads?.();
+    await this.loop;
+  }
+
+  /** Walks `indexed_blocks`: one row per height from the start to the cursor, each the child of the one before. */
+  async checkContinuity(): Promise<ContinuityReport> {
+    const { cursor, indexedBlocks } = this.deps.tables;
+    const [state] = (await this.deps.dataSource.query(
+      `select height, start_height from ${cursor} where id = 'main'`,
+    )) as { height: string; start_height: string }[];
+    if (!state) return { startHeight: 0, cursorHeight: 0, indexedBlocks: 0, breaks: [], ok: true };
+    const [count] = (await this.deps.dataSource.query(
+      `select count(*)::bigint as n from ${indexedBlocks}`,
+    )) as {
+      n: string;
+    }[];
+    const breaks = (await this.deps.dataSource.query(
+      `select height from (
+         select height, parent_hash, lag(hash) over (order by height) as previous_hash,
+                lag(height) over (order by height) as previous_height
+           from ${indexedBlocks}) links
+        where previous_height is not null and (previous_height <> height - 1 or previous_hash <> parent_hash)
+        order by height limit 100`,
+    )) as { height: string }[];
+    const startHeight = Number(state.start_height);
+    const cursorHeight = Number(state.height);
+    const indexed = Number(count?.n ?? 0);
+    return {
+      startHeight,
+      cursorHeight,
+      indexedBlocks: indexed,
+      breaks: breaks.map((row) => Number(row.height)),
+      ok: breaks.length === 0 && indexed === Math.max(0, cursorHeight - startHeight + 1),
+    };
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.step();
+        this.failures = 0;
+      } catch (err) {
+        this.failures += 1;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        // The cursor in Postgres is the truth: drop in-memory state and replay from it.
+        this.cursor = undefined;
+        const delay = Math.min(30_000, 250 * 2 ** Math.min(this.failures, 8));
+        this.deps.log.warn(
+          { err, failures: this.failures, retryInMs: delay },
+          'follower step failed; resuming from the cursor',
+        );
+        if (err instanceof ContinuityError) this.deps.log.error({ err }, 'chain continuity broken');
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async loadState(): Promise<Cursor> {
+    const { cursor: table } = this.deps.tables;
+    const read = async (): Promise<Cursor | undefined> => {
+      const rows = (await this.deps.dataSource.query(
+        `select height, hash from ${table} where id = 'main'`,
+      )) as {
+        height: string;
+        hash: string;
+      }[];
+      const row = rows[0];
+      return row ? { height: Number(row.height), hash: row.hash } : undefined;
+    };
+    let cursor = await read();
+    if (!cursor) {
+      const start = Math.max(1, this.options.startBlock ?? (await this.source.finalizedHeight()).number);
+      const parentHash = await this.source.hashAt(start - 1);
+      await this.deps.dataSource.query(
+        `insert into ${table} (id, height, hash, start_height) values ('main', $1, $2, $3) on conflict (id) do nothing`,
+        [start - 1, parentHash, start],
+      );
+      this.deps.log.info({ startBlock: start }, 'first start: indexing from this block');
+      cursor = await read();
+      if (!cursor) throw new Error('cursor row missing right after insert');
+    }
+    this.tempos = await this.metagraphs.tempos(this.deps.dataSource);
+    this.cursor = cursor;
+    return cursor;
+  }
+
+  private async step(): Promise<void> {
+    const cursor = this.cursor ?? (await this.loadState());
+    const head = await this.source.finalizedHeight();
+    this.lastError = undefined;
+    if (head.number <= cursor.height) {
+      await this.sleep(1_000);
+      return;
+    }
+    await this.deps.watch.catchUp();
+    let expectedParent = cursor.hash;
+    let batch: ProcessedBlock[] = [];
+    for await (const block of this.source.range(cursor.height + 1, head.number, this.options.prefetch)) {
+      if (block.parentHash !== expectedParent) {
+        throw new ContinuityError(
+          `block ${block.number} (${block.hash}) has parent ${block.parentHash}, expected ${expectedParent}`,
+        );
+      }
+      batch.push(await this.index(block));
+      expectedParent = block.hash;
+      if (batch.length >= this.options.commitBatch || block.number === head.number || !this.running) {
+        await this.commit(batch);
+        batch = [];
+      }
+      if (!this.running) return;
+    }
+  }
+
+  /** Derives and publishes one block's facts; the commit comes after. */
+  private async index(block: FetchedBlock): Promise<ProcessedBlock> {
+    const facts = selectFacts(block.events, {
+      isWatched: (a) => this.deps.watch.isWatched(a),
+      netuids: this.netuids,
+    });
+    const events: PendingEvent[] = await this.builder.build(block, facts);
+    const touched = netuidsTouched(facts);
+    const syncs: MetagraphSnapshot[] = [];
+    for (const netuid of this.options.netuids) {
+      const tempo = this.tempos.get(netuid);
+      const due = tempo === undefined || touched.has(netuid) || isEpochBlock(block.number, netuid, tempo);
+      if (!due) continue;
+      const snapshot = await this.reader.read(block.at, block, netuid);
+      syncs.push(snapshot);
+      this.tempos.set(netuid, snapshot.tempo);
+      events.push(
+        MetagraphSynced.create(snapshot.metagraph, {
+          id: derivedEventId(block.hash, 'metagraph', netuid, MetagraphSynced.type),
+        }),
+      );
+    }
+    await this.publisher.publish(block.number, block.hash, events);
+    return { block, facts: events.length, syncs };
+  }
+
+  private async commit(batch: readonly ProcessedBlock[]): Promise<void> {
+    const first = batch[0];
+    const last = batch.at(-1);
+    if (!first || !last) return;
+    const { cursor: cursorTable, indexedBlocks } = this.deps.tables;
+    await this.deps.dataSource.transaction(async (manager) => {
+      const moved = (await manager.query(
+        `with moved as (
+           update ${cursorTable} set height = $1, hash = $2, updated_at = now()
+            where id = 'main' and height = $3 and hash = $4 returning 1)
+         select count(*)::int as n from moved`,
+        [last.block.number, last.block.hash, first.block.number - 1, first.block.parentHash],
+      )) as { n: number }[];
+      if (moved[0]?.n !== 1) {
+        throw new ContinuityError(
+          `cursor is not at block ${first.block.number - 1} (${first.block.parentHash}): another indexer moved it`,
+        );
+      }
+      const params: unknown[] = [];
+      const rows = batch.map(({ block, facts }) => {
+        params.push(block.number, block.hash, block.parentHash, facts);
+        const n = params.length;
+        return `($${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
+      });
+      await manager.query(
+        `insert into ${indexedBlocks} (height, hash, parent_hash, facts) values ${rows.join(', ')}`,
+        params,
+      );
+      for (const { syncs } of batch) {
+        for (const sync of syncs) await this.metagraphs.write(manager, sync.metagraph, sync.tempo);
+      }
+    });
+    this.cursor = { height: last.block.number, hash: last.block.hash };
+    for (const listener of this.cursorListeners) listener(this.cursor);
+  }
+}
