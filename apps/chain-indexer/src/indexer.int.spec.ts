@@ -330,6 +330,71 @@ describe('chain indexer against the subtensor runtime', () => {
     expect(indexer.output.join('\n')).not.toContain('SettingWeightsTooFast');
   });
 
+  it(
+    'with commit-reveal on, commits the hash first and reveals in the reveal epoch, once',
+    { timeout: 150_000 },
+    async () => {
+      await chain.setStorage({
+        SubtensorModule: {
+          CommitRevealWeightsEnabled: [[[netuid], true]],
+          RevealPeriodEpochs: [[[netuid], 1]],
+          WeightsSetRateLimit: [[[netuid], 1]],
+        },
+      });
+      await chain.newBlocks(2);
+      const validator = account('Validator/hot').address;
+      const proposalId = '0190f5d6-8a4e-7c3b-9d2e-1f0a2b3c4d60';
+      await store.append(streamIdOf('scoring', 'proposal', proposalId), [
+        WeightsProposed.create({
+          proposalId,
+          netuid,
+          versionKey: '0',
+          weights: [
+            { uid: uids['miner1']!, weight: 1 },
+            { uid: uids['miner2']!, weight: 2 },
+          ],
+        }),
+      ]);
+      await indexer.waitForLine(/weights committed; waiting to reveal/);
+      // Committed, not revealed: the chain holds a hash for the validator and no event was emitted.
+      const commits = await chain.api.query['subtensorModule']!['weightCommits']!(netuid, validator);
+      expect((commits.toJSON() as unknown[]).length).toBe(1);
+      expect(
+        (await eventsOfType('chain.WeightsSubmitted')).filter(
+          (event) => (event.data as { proposalId: string }).proposalId === proposalId,
+        ),
+      ).toEqual([]);
+
+      // Time passes on chain until the reveal epoch; the writer reveals on its own.
+      const submitted = await eventually(
+        async () => {
+          await chain.newBlocks(4);
+          return (await eventsOfType('chain.WeightsSubmitted')).find(
+            (event) => (event.data as { proposalId: string }).proposalId === proposalId,
+          );
+        },
+        90_000,
+        'the revealed weights',
+      );
+      expect(submitted.data).toMatchObject({
+        netuid,
+        hotkey: validator,
+        method: 'commitWeights',
+        uids: [uids['miner1'], uids['miner2']],
+        weights: [32768, 65535],
+      });
+      const stored = await chain.api.query['subtensorModule']!['weights']!(netuid, uids['validator']);
+      expect(stored.toJSON()).toEqual([
+        [uids['miner1'], 32768],
+        [uids['miner2'], 65535],
+      ]);
+      // The reveal consumed the commit.
+      const left = await chain.api.query['subtensorModule']!['weightCommits']!(netuid, validator);
+      expect((left.toJSON() as unknown[] | null)?.length ?? 0).toBe(0);
+      await chain.setStorage({ SubtensorModule: { CommitRevealWeightsEnabled: [[[netuid], false]] } });
+    },
+  );
+
   it('refuses malformed proposals with a reason and sends nothing', async () => {
     const before = (
       await chain.api.query['subtensorModule']!['weights']!(netuid, uids['validator'])
