@@ -30,6 +30,11 @@ export interface ProjectionRunnerOptions {
   projection: Projection;
   /** Most events applied in one transaction. Default 500. */
   batchSize?: number;
+  /**
+   * How long to wait for more events before applying a batch that is not full. Trades a few
+   * milliseconds of lag for far fewer transactions under load. Default 5 ms; 0 applies at once.
+   */
+  lingerMs?: number;
   /** A runner with work waiting and no commit for this long reports itself stalled. Default 30 s. */
   stallAfterMs?: number;
   logger?: RunnerLogger;
@@ -70,6 +75,8 @@ const textDecoder = new TextDecoder();
 export class ProjectionRunner {
   private readonly batchSize: number;
   private readonly stallAfterMs: number;
+  private readonly lingerMs: number;
+  private checkpointTablePath: string | undefined;
   private readonly logger: RunnerLogger;
   private readonly handledTypes: ReadonlySet<string> | undefined;
   private messages: ConsumerMessages | undefined;
@@ -91,6 +98,7 @@ export class ProjectionRunner {
     }
     this.batchSize = options.batchSize ?? 500;
     this.stallAfterMs = options.stallAfterMs ?? 30_000;
+    this.lingerMs = options.lingerMs ?? 5;
     this.logger = options.logger ?? silentLogger;
     this.handledTypes = options.projection.handles
       ? new Set(options.projection.handles.map((contract) => contract.type))
@@ -244,6 +252,11 @@ export class ProjectionRunner {
   private async drain(): Promise<void> {
     let failures = 0;
     while (this.running && this.buffer.length > 0) {
+      // Under a steady trickle each event would be its own transaction; waiting a moment for
+      // more turns many small transactions into one and leaves the CPU to the request path.
+      if (this.lingerMs > 0 && this.buffer.length < this.batchSize) {
+        await new Promise((resolve) => setTimeout(resolve, this.lingerMs));
+      }
       const batch = this.buffer.slice(0, this.batchSize);
       try {
         await this.commitBatch(batch);
@@ -298,9 +311,11 @@ export class ProjectionRunner {
         await this.applyAll(fresh, manager);
       }
       const last = fresh.at(-1)?.seq ?? checkpoint;
-      await manager
-        .getRepository(ProjectionCheckpointEntity)
-        .upsert({ projection: this.name, sequence: String(last) }, ['projection']);
+      await manager.query(
+        `INSERT INTO ${this.checkpointTable(manager)} (projection, sequence, updated_at) VALUES ($1, $2, now())
+         ON CONFLICT (projection) DO UPDATE SET sequence = excluded.sequence, updated_at = excluded.updated_at`,
+        [this.name, last],
+      );
       await this.options.beforeCommit?.(last);
       return last;
     });
@@ -425,13 +440,22 @@ export class ProjectionRunner {
   }
 
   private async loadCheckpoint(manager: EntityManager, lock = false): Promise<number> {
-    const query = manager
-      .getRepository(ProjectionCheckpointEntity)
-      .createQueryBuilder('checkpoint')
-      .where('checkpoint.projection = :name', { name: this.name });
-    if (lock) query.setLock('pessimistic_write');
-    const row = await query.getOne();
-    return row ? Number(row.sequence) : 0;
+    // Plain SQL: this runs in every batch, where the query builder's cost shows.
+    const rows = (await manager.query(
+      `SELECT sequence FROM ${this.checkpointTable(manager)} WHERE projection = $1${lock ? ' FOR UPDATE' : ''}`,
+      [this.name],
+    )) as { sequence: string }[];
+    return rows[0] ? Number(rows[0].sequence) : 0;
+  }
+
+  /** The checkpoint table, qualified with the data source's schema. */
+  private checkpointTable(manager: EntityManager): string {
+    this.checkpointTablePath ??= manager.connection
+      .getMetadata(ProjectionCheckpointEntity)
+      .tablePath.split('.')
+      .map((part) => `"${part}"`)
+      .join('.');
+    return this.checkpointTablePath;
   }
 }
 
