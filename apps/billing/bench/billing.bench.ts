@@ -4,6 +4,10 @@
  *  1. `grantCredit` round trip over NATS request/reply, one call at a time: p50 / p99;
  *  2. postings per second sustained: operator credits (one posting each) on 200 accounts, 256 in
  *     flight, through the account aggregate (append with expected position, cached state).
+ * Each is set against a baseline measured in the same run on the same servers: for (1) a bare
+ * NATS responder that makes the one durable JetStream append a grant needs and replies; for (2)
+ * raw JetStream publishes of the same number of events with `Nats-Msg-Id` and expected subject
+ * sequence. The ratios say what billing's logic costs on top of the messaging it cannot avoid.
  * Writes bench/results/billing.json at the repository root. Runs the built service (dist/): tsx
  * does not emit the decorator metadata Nest injects by.
  */
@@ -13,7 +17,9 @@ import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { v7 as uuidv7 } from 'uuid';
 import { CreditAccount, GrantCredit, OpenAccount } from '@tessera/contracts';
 import { startNatsServer, startPostgres } from '@tessera/devservers';
 import { RpcClient } from '@tessera/platform';
@@ -67,6 +73,34 @@ for (let i = 0; i < GRANT_CALLS; i += 1) {
   await rpc.call(GrantCredit, { accountId: ids[i % ACCOUNTS] as string, holder: 'bench', requested: '1000' });
   latencies.push(performance.now() - t0);
 }
+// Baseline for (1): request/reply plus one durable append, nothing else.
+const responder = await connect({ servers: nats.url, noAsyncTraces: true });
+const js = jetstream(responder);
+await (await jetstreamManager(responder)).streams.add({ name: 'BENCH_BASELINE', subjects: ['baseline.>'] });
+let baselineSequence = 0;
+responder.subscribe('bench-baseline.grant', {
+  callback: (_err, msg) => {
+    void js
+      .publish('baseline.account.a', msg.data, {
+        msgID: uuidv7(),
+        expect: { lastSubjectSequence: baselineSequence },
+      })
+      .then((ack) => {
+        baselineSequence = ack.seq;
+        msg.respond('{"ok":true}');
+      });
+  },
+});
+const baselineLatencies: number[] = [];
+for (let i = 0; i < GRANT_CALLS; i += 1) {
+  const t0 = performance.now();
+  await nc.request(
+    'bench-baseline.grant',
+    JSON.stringify({ accountId: ids[i % ACCOUNTS], requested: '1000' }),
+  );
+  baselineLatencies.push(performance.now() - t0);
+}
+
 // 2. Postings per second.
 const started = performance.now();
 await Promise.all(
@@ -82,9 +116,29 @@ await Promise.all(
 );
 const postingsPerSecond = Math.round(POSTINGS / ((performance.now() - started) / 1000));
 
+// Baseline for (2): the same number of appends, raw.
+const rawSequences = new Map<string, number>();
+const rawStarted = performance.now();
+await Promise.all(
+  Array.from({ length: IN_FLIGHT }, async (_, worker) => {
+    for (let i = worker; i < POSTINGS; i += IN_FLIGHT) {
+      // One subject per worker: raw appends have no per-aggregate queue to keep them apart.
+      const subject = `baseline.account.p${worker}`;
+      const ack = await js.publish(subject, JSON.stringify({ accountId: subject, amount: '1000', i }), {
+        msgID: uuidv7(),
+        expect: { lastSubjectSequence: rawSequences.get(subject) ?? 0 },
+      });
+      rawSequences.set(subject, ack.seq);
+    }
+  }),
+);
+const rawPerSecond = Math.round(POSTINGS / ((performance.now() - rawStarted) / 1000));
+
 latencies.sort((a, b) => a - b);
-const quantile = (q: number) =>
-  Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
+baselineLatencies.sort((a, b) => a - b);
+const quantileOf = (values: number[], q: number) =>
+  Number((values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? 0).toFixed(2));
+const quantile = (q: number) => quantileOf(latencies, q);
 
 const result = {
   benchmark: 'billing',
@@ -95,24 +149,32 @@ const result = {
     accounts: ACCOUNTS,
     inFlight: IN_FLIGHT,
     perSecond: postingsPerSecond,
+    rawJetStreamPerSecond: rawPerSecond,
+    ratio: Number((postingsPerSecond / rawPerSecond).toFixed(3)),
     target: '>= 5000/s',
   },
   grantCredit: {
     calls: GRANT_CALLS,
     p50Ms: quantile(0.5),
     p99Ms: quantile(0.99),
+    baselineP50Ms: quantileOf(baselineLatencies, 0.5),
+    baselineP99Ms: quantileOf(baselineLatencies, 0.99),
+    p50Ratio: Number((quantile(0.5) / quantileOf(baselineLatencies, 0.5)).toFixed(2)),
     target: 'p50 <= 2 ms, p99 <= 10 ms',
   },
 };
 console.table({
   'postings/s': { value: result.postings.perSecond, target: result.postings.target },
+  'postings vs raw JetStream': { value: result.postings.ratio, target: '(ratio)' },
   'grantCredit p50 ms': { value: result.grantCredit.p50Ms, target: '<= 2' },
   'grantCredit p99 ms': { value: result.grantCredit.p99Ms, target: '<= 10' },
+  'grantCredit p50 vs bare append+reply': { value: result.grantCredit.p50Ratio, target: '(ratio)' },
 });
 const out = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
 mkdirSync(out, { recursive: true });
 writeFileSync(`${out}billing.json`, `${JSON.stringify(result, null, 2)}\n`);
 
+await responder.close();
 await nc.close();
 await app.close();
 await Promise.all([nats.stop(), postgres.stop()]);
