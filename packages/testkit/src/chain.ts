@@ -157,10 +157,12 @@ export async function startChain(opts: StartChainOptions = {}): Promise<ChainHar
 
   const submit = async (tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<EventRecord[]> => {
     // Explicit nonce: without it two extrinsics in a row from one signer fail with 1010 stale.
+    // Immortal era: a mortal one names a recent block, and when chopsticks builds a block between
+    // signing and submission the proof can be refused (1010 badProof, seen under load).
     const nonce = await api.rpc.system.accountNextIndex(signer.address);
     return new Promise<EventRecord[]>((resolvePromise, reject) => {
       let unsubscribe: (() => void) | undefined;
-      tx.signAndSend(signer, { nonce }, (result) => {
+      tx.signAndSend(signer, { nonce, era: 0 }, (result) => {
         if (!result.status.isInBlock && !result.status.isFinalized) return;
         unsubscribe?.();
         if (result.dispatchError) {
