@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { nanoUsdSchema, positiveDecimalStringSchema, signedDecimalStringSchema } from '../amounts.js';
 import { ss58AddressSchema } from '../chain/primitives.js';
-import { defineRpc, type RpcContract } from '../define-rpc.js';
+import { defineRpc } from '../define-rpc.js';
 import { ErrorCode } from '../errors.js';
 import {
   BillingErrorCode,
@@ -296,25 +296,3 @@ export const ExportStatement = defineRpc({
   response: z.object({ csv: z.string() }),
   errors: [ErrorCode.NotFound],
 });
-
-/** Every billing request/reply contract, for the catalog. */
-export const billingRpcContracts: readonly RpcContract[] = [
-  OpenAccount,
-  ChangeAccountStatus,
-  GetAccount,
-  IssueApiKey,
-  ListApiKeys,
-  RevokeApiKey,
-  VerifyApiKey,
-  CreditAccount,
-  GrantCredit,
-  SettleGrant,
-  ChargeGpuUsage,
-  SetTaoPrice,
-  SetModelPrice,
-  SetGpuPrice,
-  GetPriceBook,
-  GetUsage,
-  ListLedgerEntries,
-  ExportStatement,
-];

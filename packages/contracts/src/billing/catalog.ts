@@ -1,0 +1,78 @@
+import { type EventContract } from '../define-event.js';
+import { type RpcContract } from '../define-rpc.js';
+import { AccountClosed, AccountOpened, AccountReinstated, AccountSuspended } from './account-events.js';
+import { ApiKeyIssued, ApiKeyRevoked } from './api-key-events.js';
+import { DepositAddressAssigned } from './deposit-address-assigned.js';
+import {
+  AccountCredited,
+  CreditGranted,
+  DepositCredited,
+  DepositIgnored,
+  GrantExpired,
+  GrantSettled,
+  UsageCharged,
+} from './ledger-events.js';
+import { GpuPriceSet, ModelPriceSet, TaoPriceSet } from './price-events.js';
+import {
+  ChangeAccountStatus,
+  ChargeGpuUsage,
+  CreditAccount,
+  ExportStatement,
+  GetAccount,
+  GetPriceBook,
+  GetUsage,
+  GrantCredit,
+  IssueApiKey,
+  ListApiKeys,
+  ListLedgerEntries,
+  OpenAccount,
+  RevokeApiKey,
+  SetGpuPrice,
+  SetModelPrice,
+  SetTaoPrice,
+  SettleGrant,
+  VerifyApiKey,
+} from './rpc.js';
+
+/** Every event billing appends to the `BILLING` stream. */
+export const billingEventContracts: readonly EventContract[] = [
+  DepositAddressAssigned,
+  AccountOpened,
+  AccountSuspended,
+  AccountReinstated,
+  AccountClosed,
+  ApiKeyIssued,
+  ApiKeyRevoked,
+  DepositCredited,
+  DepositIgnored,
+  AccountCredited,
+  CreditGranted,
+  UsageCharged,
+  GrantSettled,
+  GrantExpired,
+  TaoPriceSet,
+  ModelPriceSet,
+  GpuPriceSet,
+];
+
+/** Every request/reply method billing answers. */
+export const billingRpcContracts: readonly RpcContract[] = [
+  OpenAccount,
+  ChangeAccountStatus,
+  GetAccount,
+  IssueApiKey,
+  ListApiKeys,
+  RevokeApiKey,
+  VerifyApiKey,
+  CreditAccount,
+  GrantCredit,
+  SettleGrant,
+  ChargeGpuUsage,
+  SetTaoPrice,
+  SetModelPrice,
+  SetGpuPrice,
+  GetPriceBook,
+  GetUsage,
+  ListLedgerEntries,
+  ExportStatement,
+];

@@ -1,0 +1,5 @@
+import { type EventContract } from '../define-event.js';
+import { RequestCompleted } from './request-completed.js';
+
+/** Every event on the `INFERENCE` stream. */
+export const inferenceEventContracts: readonly EventContract[] = [RequestCompleted];
