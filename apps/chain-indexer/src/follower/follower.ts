@@ -11,6 +11,7 @@ import { type Tables } from '../database/tables.js';
 import { MetagraphReader, type MetagraphSnapshot } from '../metagraph/metagraph-reader.js';
 import { MetagraphStore } from '../metagraph/metagraph-store.js';
 import { BlockSource, type FetchedBlock } from './block-source.js';
+import { WakeableSleep } from '../shared/wakeable-sleep.js';
 
 /** Addresses to report transfers to; kept current by the watched-addresses projection. */
 export interface AddressWatch {
@@ -83,7 +84,7 @@ export class Follower {
   private loop: Promise<void> | undefined;
   private lastError: string | undefined = 'not started';
   private failures = 0;
-  private wake: (() => void) | undefined;
+  private readonly idle = new WakeableSleep();
   private unsubscribeHeads: (() => void) | undefined;
   private readonly cursorListeners = new Set<(cursor: Cursor) => void>();
 
@@ -118,14 +119,14 @@ export class Follower {
     if (this.running) return;
     this.running = true;
     this.unsubscribeHeads = await this.deps.api.rpc.chain
-      .subscribeFinalizedHeads(() => this.wake?.())
+      .subscribeFinalizedHeads(() => this.idle.wake())
       .catch(() => undefined);
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.idle.wake();
     this.unsubscribeHeads?.();
     await this.loop;
   }
@@ -178,20 +179,9 @@ export class Follower {
           'follower step failed; resuming from the cursor',
         );
         if (err instanceof ContinuityError) this.deps.log.error({ err }, 'chain continuity broken');
-        await this.sleep(delay);
+        await this.idle.sleep(delay);
       }
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 
   private async loadState(): Promise<Cursor> {
@@ -228,7 +218,7 @@ export class Follower {
     const head = await this.source.finalizedHeight();
     this.lastError = undefined;
     if (head.number <= cursor.height) {
-      await this.sleep(1_000);
+      await this.idle.sleep(1_000);
       return;
     }
     await this.deps.watch.catchUp();

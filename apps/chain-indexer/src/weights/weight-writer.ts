@@ -19,6 +19,7 @@ import { type ChainLog } from '../chain/chain-connection.js';
 import { derivedEventId } from '../chain/event-id.js';
 import { type Tables } from '../database/tables.js';
 import { blocksUntilAllowed, planWeights } from './plan-weights.js';
+import { WakeableSleep } from '../shared/wakeable-sleep.js';
 
 type Proposal = EventDataOf<typeof WeightsProposed>;
 type Query = (...args: unknown[]) => Promise<Codec>;
@@ -69,7 +70,7 @@ function isTransient(err: unknown): boolean {
 export class WeightWriter {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly idle = new WakeableSleep();
   private nextNonce = -1;
   private readonly netuids: ReadonlySet<number>;
 
@@ -105,7 +106,7 @@ export class WeightWriter {
           );
         }
         // Woken after this call; the commit follows right away and the loop also polls.
-        setTimeout(() => this.wake?.(), 10);
+        setTimeout(() => this.idle.wake(), 10);
       },
       reset: async () => {
         // The inbox is the at-most-once record: a rebuild must never make proposals pending again.
@@ -131,7 +132,7 @@ export class WeightWriter {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.idle.wake();
     await this.loop;
   }
 
@@ -144,7 +145,7 @@ export class WeightWriter {
         )) as { proposal_id: string; payload: Proposal }[];
         const row = rows[0];
         if (!row) {
-          await this.sleep(2_000);
+          await this.idle.sleep(2_000);
           continue;
         }
         const claimed = (await this.dataSource.query(
@@ -156,20 +157,9 @@ export class WeightWriter {
         await this.process(row.payload);
       } catch (err) {
         this.log.error({ err }, 'weight writer loop failed; retrying');
-        await this.sleep(1_000);
+        await this.idle.sleep(1_000);
       }
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 
   private query(item: string): Query {
