@@ -31,6 +31,7 @@ describe('chain indexer against the subtensor runtime', () => {
   let chain: ChainHarness;
   let proxy: TcpProxy;
   let indexer: IndexerProcess;
+  let indexerEnv: Record<string, string>;
   let nc: NatsConnection;
   let store: EventStore;
   let rpc: RpcClient;
@@ -101,7 +102,7 @@ describe('chain indexer against the subtensor runtime', () => {
 
     proxy = tcpProxy(await findFreePort(), Number(new URL(chain.endpoint).port));
     await proxy.open();
-    indexer = await startIndexer({
+    indexerEnv = {
       NATS_URL: env.natsUrl,
       NATS_SUBJECT_PREFIX: env.namespace,
       DATABASE_URL: env.databaseUrl,
@@ -111,7 +112,8 @@ describe('chain indexer against the subtensor runtime', () => {
       NETUIDS: String(netuid),
       WATCH_ADDRESSES: account('Configured/deposit').address,
       VALIDATOR_SEED: '//Validator/hot',
-    });
+    };
+    indexer = await startIndexer(indexerEnv);
     await indexer.waitForLine(/following finalized blocks/);
   }, 180_000);
 
@@ -391,6 +393,57 @@ describe('chain indexer against the subtensor runtime', () => {
       // The reveal consumed the commit.
       const left = await chain.api.query['subtensorModule']!['weightCommits']!(netuid, validator);
       expect((left.toJSON() as unknown[] | null)?.length ?? 0).toBe(0);
+      await chain.setStorage({ SubtensorModule: { CommitRevealWeightsEnabled: [[[netuid], false]] } });
+    },
+  );
+
+  it(
+    'a writer killed between commit and reveal reveals the stored commit after the restart, once',
+    { timeout: 150_000 },
+    async () => {
+      await chain.setStorage({
+        SubtensorModule: {
+          CommitRevealWeightsEnabled: [[[netuid], true]],
+          RevealPeriodEpochs: [[[netuid], 1]],
+          WeightsSetRateLimit: [[[netuid], 1]],
+        },
+      });
+      await chain.newBlocks(2);
+      const proposalId = '0190f5d6-8a4e-7c3b-9d2e-1f0a2b3c4d61';
+      await store.append(streamIdOf('scoring', 'proposal', proposalId), [
+        WeightsProposed.create({
+          proposalId,
+          netuid,
+          versionKey: '0',
+          weights: [
+            { uid: uids['miner1']!, weight: 3 },
+            { uid: uids['miner2']!, weight: 1 },
+          ],
+        }),
+      ]);
+      // This proposal's line: the process also logged the previous test's commit.
+      await indexer.waitForLine(new RegExp(`${proposalId}.*weights committed; waiting to reveal`));
+      await indexer.kill('SIGKILL');
+      indexer = await startIndexer(indexerEnv);
+      await indexer.waitForLine(/revealing a commit made before the restart/);
+
+      const outcome = (event: EventEnvelope) =>
+        (event.data as { proposalId?: string }).proposalId === proposalId;
+      const submitted = await eventually(
+        async () => {
+          await chain.newBlocks(4);
+          return (await eventsOfType('chain.WeightsSubmitted')).find(outcome);
+        },
+        90_000,
+        'the weights revealed after the restart',
+      );
+      expect(submitted.data).toMatchObject({ method: 'commitWeights', weights: [65535, 21845] });
+      const stored = await chain.api.query['subtensorModule']!['weights']!(netuid, uids['validator']);
+      expect(stored.toJSON()).toEqual([
+        [uids['miner1'], 65535],
+        [uids['miner2'], 21845],
+      ]);
+      expect((await chainEvents()).filter(outcome)).toHaveLength(1);
       await chain.setStorage({ SubtensorModule: { CommitRevealWeightsEnabled: [[[netuid], false]] } });
     },
   );

@@ -61,5 +61,8 @@ export function schemaDdl(schema: string): string[] {
       proposal_id uuid primary key, netuid int not null, payload jsonb not null, status text not null,
       reason text, stream_sequence bigint, received_at timestamptz not null default now(),
       updated_at timestamptz not null default now())`,
+    // Commit-reveal: what was committed (hash, salt, uids, weights), written before the commit is
+    // sent, so a writer restarted between commit and reveal can still reveal.
+    `alter table ${t.weightProposals} add column if not exists weight_commit jsonb`,
   ];
 }

@@ -42,6 +42,14 @@ export class DispatchError extends Error {
   }
 }
 
+/** What a commit-reveal proposal committed; enough to reveal it later. */
+interface WeightCommit {
+  hash: string;
+  salt: number[];
+  uids: number[];
+  weights: number[];
+}
+
 interface Landed {
   blockHash: string;
   blockNumber: number;
@@ -63,7 +71,8 @@ function isTransient(err: unknown): boolean {
  *   pending → submitting (committed before anything is sent) → submitted | failed
  *
  * A proposal leaves `pending` once, so it is sent at most once; a crash while `submitting`
- * leaves it there (logged at start, never resent). Only one replica may run the writer: the
+ * leaves it there (logged at start, never resent) — except a commit-reveal proposal whose commit
+ * is on chain: its salt was stored before the commit was sent, so the restarted writer reveals it. Only one replica may run the writer: the
  * intended guard is a NATS KV lease (ARCHITECTURE.md, "singletons"); until it exists, run one
  * replica with VALIDATOR_SEED set and the rest without.
  */
@@ -71,6 +80,7 @@ export class WeightWriter {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly idle = new WakeableSleep();
+  private toReveal: { proposal: Proposal; commit: WeightCommit }[] = [];
   private nextNonce = -1;
   private readonly netuids: ReadonlySet<number>;
 
@@ -117,9 +127,14 @@ export class WeightWriter {
   async start(): Promise<void> {
     if (this.running) return;
     const stuck = (await this.dataSource.query(
-      `select proposal_id from ${this.tables.weightProposals} where status = 'submitting'`,
-    )) as { proposal_id: string }[];
+      `select proposal_id, payload, weight_commit from ${this.tables.weightProposals} where status = 'submitting'`,
+    )) as { proposal_id: string; payload: Proposal; weight_commit: WeightCommit | null }[];
+    this.toReveal = [];
     for (const row of stuck) {
+      if (row.weight_commit) {
+        this.toReveal.push({ proposal: row.payload, commit: row.weight_commit });
+        continue;
+      }
       this.log.warn(
         { proposalId: row.proposal_id },
         'proposal was being submitted when the writer stopped; outcome unknown, not resending',
@@ -128,6 +143,32 @@ export class WeightWriter {
     this.running = true;
     this.log.info({ hotkey: this.key.address }, 'weight writer started');
     this.loop = this.run();
+  }
+
+  /** Reveals commits a previous run made but did not reveal; before any new proposal, so nonces stay in order. */
+  private async revealInterrupted(): Promise<void> {
+    for (const { proposal, commit } of this.toReveal.splice(0)) {
+      const entries = (await this.query('weightCommits')(proposal.netuid, this.key.address)).toJSON() as
+        unknown[][] | null;
+      const onChain = (entries ?? []).find((entry) => entry[0] === commit.hash);
+      if (!onChain) {
+        this.log.warn(
+          { proposalId: proposal.proposalId },
+          'interrupted commit is not on chain (never landed, or already revealed); outcome unknown, not resending',
+        );
+        continue;
+      }
+      this.log.info({ proposalId: proposal.proposalId }, 'revealing a commit made before the restart');
+      try {
+        const landed = await this.revealWhenDue(proposal, commit, Number(onChain[1]), () => undefined);
+        await this.finish(proposal, 'submitted', null, [
+          this.submitted(proposal, commit, 'commitWeights', landed),
+        ]);
+      } catch (err) {
+        const reason = err instanceof DispatchError ? err.errorName : 'SubmissionError';
+        await this.finish(proposal, 'failed', reason, [this.failed(proposal, reason, describe(err), true)]);
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -139,6 +180,7 @@ export class WeightWriter {
   private async run(): Promise<void> {
     while (this.running) {
       try {
+        await this.revealInterrupted();
         const rows = (await this.dataSource.query(
           `select proposal_id, payload from ${this.tables.weightProposals}
             where status = 'pending' order by received_at, proposal_id limit 1`,
@@ -219,20 +261,11 @@ export class WeightWriter {
               ),
               () => (sent = true),
             );
-        const submitted = WeightsSubmitted.create(
-          {
-            proposalId: proposal.proposalId,
-            netuid: proposal.netuid,
-            hotkey: this.key.address,
-            method: commitReveal ? 'commitWeights' : 'setWeights',
-            blockNumber: landed.blockNumber,
-            blockHash: landed.blockHash,
-            extrinsicHash: landed.extrinsicHash,
-            uids: plan.uids,
-            weights: plan.weights,
-            versionKey: proposal.versionKey,
-          },
-          { id: derivedEventId(proposal.proposalId, WeightsSubmitted.type) },
+        const submitted = this.submitted(
+          proposal,
+          plan,
+          commitReveal ? 'commitWeights' : 'setWeights',
+          landed,
         );
         this.log.info(
           { proposalId: proposal.proposalId, block: landed.blockNumber, targets: plan.uids.length },
@@ -258,6 +291,29 @@ export class WeightWriter {
         return;
       }
     }
+  }
+
+  private submitted(
+    proposal: Proposal,
+    target: { uids: number[]; weights: number[] },
+    method: 'setWeights' | 'commitWeights',
+    landed: Landed,
+  ): PendingEvent {
+    return WeightsSubmitted.create(
+      {
+        proposalId: proposal.proposalId,
+        netuid: proposal.netuid,
+        hotkey: this.key.address,
+        method,
+        blockNumber: landed.blockNumber,
+        blockHash: landed.blockHash,
+        extrinsicHash: landed.extrinsicHash,
+        uids: target.uids,
+        weights: target.weights,
+        versionKey: proposal.versionKey,
+      },
+      { id: derivedEventId(proposal.proposalId, WeightsSubmitted.type) },
+    );
   }
 
   private failed(proposal: Proposal, reason: string, message: string, submitted: boolean): PendingEvent {
@@ -317,7 +373,10 @@ export class WeightWriter {
     while ((await this.head()) <= after) await new Promise((resolve) => setTimeout(resolve, 500));
   }
 
-  /** Commit-reveal: commit the hash, wait for the reveal epoch, reveal. The reported block is the reveal's. */
+  /**
+   * Commit-reveal: store the commit, commit the hash, wait for the reveal epoch, reveal. The
+   * reported block is the reveal's.
+   */
   private async commitAndReveal(
     proposal: Proposal,
     uids: number[],
@@ -334,11 +393,26 @@ export class WeightWriter {
       registry.createType('Vec<u16>', salt).toU8a(),
       registry.createType('u64', proposal.versionKey).toU8a(),
     );
-    const commitHash = blake2AsHex(encoded, 256);
+    const commit: WeightCommit = { hash: blake2AsHex(encoded, 256), salt, uids, weights };
+    // Stored before sending: without the salt, a commit that lands can never be revealed.
+    await this.dataSource.query(
+      `update ${this.tables.weightProposals} set weight_commit = $2 where proposal_id = $1`,
+      [proposal.proposalId, JSON.stringify(commit)],
+    );
     const committed = await this.send(
-      this.api.tx['subtensorModule']!['commitWeights']!(proposal.netuid, commitHash),
+      this.api.tx['subtensorModule']!['commitWeights']!(proposal.netuid, commit.hash),
       onSent,
     );
+    return this.revealWhenDue(proposal, commit, committed.blockNumber, onSent);
+  }
+
+  /** Waits for the reveal epoch of a commit made at `commitBlock`, then reveals it. */
+  private async revealWhenDue(
+    proposal: Proposal,
+    commit: WeightCommit,
+    commitBlock: number,
+    onSent: () => void,
+  ): Promise<Landed> {
     const [tempoCodec, periodCodec] = await Promise.all([
       this.query('tempo')(proposal.netuid),
       this.query('revealPeriodEpochs')(proposal.netuid),
@@ -346,7 +420,7 @@ export class WeightWriter {
     const tempo = Number(tempoCodec.toString());
     const period = Number(periodCodec.toString());
     const epochOf = (block: number): number => Math.floor((block + proposal.netuid + 1) / (tempo + 1));
-    const revealEpoch = epochOf(committed.blockNumber) + period;
+    const revealEpoch = epochOf(commitBlock) + period;
     this.log.info({ proposalId: proposal.proposalId, revealEpoch }, 'weights committed; waiting to reveal');
     for (let head = await this.head(); epochOf(head + 1) < revealEpoch; head = await this.head()) {
       await this.waitForNewHead(head);
@@ -354,9 +428,9 @@ export class WeightWriter {
     return this.send(
       this.api.tx['subtensorModule']!['revealWeights']!(
         proposal.netuid,
-        uids,
-        weights,
-        salt,
+        commit.uids,
+        commit.weights,
+        commit.salt,
         proposal.versionKey,
       ),
       onSent,
