@@ -1,5 +1,7 @@
+import { hostname } from 'node:os';
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { EventStore } from '@tessera/eventstore';
+import { Lease } from '@tessera/platform';
 import {
   HealthRegistry,
   InjectLogger,
@@ -110,6 +112,12 @@ export class IndexerService implements OnApplicationBootstrap {
         {
           netuids: this.config.NETUIDS,
           maxAttempts: this.config.WEIGHTS_MAX_ATTEMPTS,
+          lease: await Lease.open(this.store.connection, {
+            name: 'chain-writer',
+            // Stable across restarts on one host, so a restarted indexer resumes at once.
+            holder: `${this.config.SERVICE_NAME}@${hostname()}`,
+            namespace: this.store.namespace.prefix,
+          }),
         },
       );
       this.writer = writer;

@@ -16,3 +16,4 @@ export * from './database/database.module.js';
 export * from './platform.module.js';
 export * from './bootstrap.js';
 export * from './eventstore/eventstore.module.js';
+export * from './lease/lease.js';

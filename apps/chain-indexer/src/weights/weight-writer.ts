@@ -20,12 +20,15 @@ import { derivedEventId } from '../chain/event-id.js';
 import { type Tables } from '../database/tables.js';
 import { blocksUntilAllowed, planWeights } from './plan-weights.js';
 import { WakeableSleep } from '../shared/wakeable-sleep.js';
+import { type Lease } from '@tessera/platform';
 
 type Proposal = EventDataOf<typeof WeightsProposed>;
 type Query = (...args: unknown[]) => Promise<Codec>;
 
 export interface WeightWriterOptions {
   netuids: readonly number[];
+  /** Only the holder of this lease submits: one writer per validator key across replicas. */
+  lease: Lease;
   maxAttempts: number;
   /** First retry delay for transient failures; doubles per attempt. */
   retryBaseMs?: number;
@@ -72,9 +75,9 @@ function isTransient(err: unknown): boolean {
  *
  * A proposal leaves `pending` once, so it is sent at most once; a crash while `submitting`
  * leaves it there (logged at start, never resent) — except a commit-reveal proposal whose commit
- * is on chain: its salt was stored before the commit was sent, so the restarted writer reveals it. Only one replica may run the writer: the
- * intended guard is a NATS KV lease (ARCHITECTURE.md, "singletons"); until it exists, run one
- * replica with VALIDATOR_SEED set and the rest without.
+ * is on chain: its salt was stored before the commit was sent, so the restarted writer reveals it.
+ * Only the holder of the writer lease (NATS KV, ARCHITECTURE.md "singletons") submits, so several
+ * replicas may run with the key and one of them writes (their nonces would collide otherwise).
  */
 export class WeightWriter {
   private running = false;
@@ -141,7 +144,11 @@ export class WeightWriter {
       );
     }
     this.running = true;
-    this.log.info({ hotkey: this.key.address }, 'weight writer started');
+    await this.options.lease.start();
+    this.log.info(
+      { hotkey: this.key.address, leaseHeld: this.options.lease.isHeld },
+      'weight writer started',
+    );
     this.loop = this.run();
   }
 
@@ -175,11 +182,21 @@ export class WeightWriter {
     this.running = false;
     this.idle.wake();
     await this.loop;
+    await this.options.lease.release();
   }
 
   private async run(): Promise<void> {
+    let waitingForLease = false;
     while (this.running) {
       try {
+        if (!this.options.lease.isHeld) {
+          if (!waitingForLease)
+            this.log.info({}, 'another replica holds the weight writer lease; standing by');
+          waitingForLease = true;
+          await this.idle.sleep(1_000);
+          continue;
+        }
+        waitingForLease = false;
         await this.revealInterrupted();
         const rows = (await this.dataSource.query(
           `select proposal_id, payload from ${this.tables.weightProposals}
