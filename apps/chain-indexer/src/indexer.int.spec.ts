@@ -425,6 +425,8 @@ describe('chain indexer against the subtensor runtime', () => {
       await indexer.waitForLine(new RegExp(`${proposalId}.*weights committed; waiting to reveal`));
       await indexer.kill('SIGKILL');
       indexer = await startIndexer(indexerEnv);
+      // The dead process still holds the writer lease until it lapses: the new one waits, then reveals.
+      await indexer.waitForLine(/another replica holds the weight writer lease; standing by/);
       await indexer.waitForLine(/revealing a commit made before the restart/);
 
       const outcome = (event: EventEnvelope) =>

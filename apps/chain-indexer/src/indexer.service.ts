@@ -114,8 +114,10 @@ export class IndexerService implements OnApplicationBootstrap {
           maxAttempts: this.config.WEIGHTS_MAX_ATTEMPTS,
           lease: await Lease.open(this.store.connection, {
             name: 'chain-writer',
-            // Stable across restarts on one host, so a restarted indexer resumes at once.
-            holder: `${this.config.SERVICE_NAME}@${hostname()}`,
+            // Unique per process, so two indexers on one host never both hold it. A container
+            // restarted in place (same hostname, pid 1) takes its lease back at once; a process
+            // restarted elsewhere waits for the old lease to lapse (one TTL).
+            holder: `${this.config.SERVICE_NAME}@${hostname()}:${process.pid}`,
             namespace: this.store.namespace.prefix,
           }),
         },
