@@ -78,6 +78,20 @@ describe('chain indexer against the subtensor runtime', () => {
     return runtime;
   }
 
+  /** Commit-reveal on or off for the test subnet; on, with a one-epoch reveal period and no rate limit. */
+  async function setCommitReveal(enabled: boolean) {
+    await chain.setStorage({
+      SubtensorModule: enabled
+        ? {
+            CommitRevealWeightsEnabled: [[[netuid], true]],
+            RevealPeriodEpochs: [[[netuid], 1]],
+            WeightsSetRateLimit: [[[netuid], 1]],
+          }
+        : { CommitRevealWeightsEnabled: [[[netuid], false]] },
+    });
+    if (enabled) await chain.newBlocks(2);
+  }
+
   beforeAll(async () => {
     env = await useTestEnvironment();
     chain = await startChain();
@@ -336,14 +350,7 @@ describe('chain indexer against the subtensor runtime', () => {
     'with commit-reveal on, commits the hash first and reveals in the reveal epoch, once',
     { timeout: 150_000 },
     async () => {
-      await chain.setStorage({
-        SubtensorModule: {
-          CommitRevealWeightsEnabled: [[[netuid], true]],
-          RevealPeriodEpochs: [[[netuid], 1]],
-          WeightsSetRateLimit: [[[netuid], 1]],
-        },
-      });
-      await chain.newBlocks(2);
+      await setCommitReveal(true);
       const validator = account('Validator/hot').address;
       const proposalId = '0190f5d6-8a4e-7c3b-9d2e-1f0a2b3c4d60';
       await store.append(streamIdOf('scoring', 'proposal', proposalId), [
@@ -393,7 +400,7 @@ describe('chain indexer against the subtensor runtime', () => {
       // The reveal consumed the commit.
       const left = await chain.api.query['subtensorModule']!['weightCommits']!(netuid, validator);
       expect((left.toJSON() as unknown[] | null)?.length ?? 0).toBe(0);
-      await chain.setStorage({ SubtensorModule: { CommitRevealWeightsEnabled: [[[netuid], false]] } });
+      await setCommitReveal(false);
     },
   );
 
@@ -401,14 +408,7 @@ describe('chain indexer against the subtensor runtime', () => {
     'a writer killed between commit and reveal reveals the stored commit after the restart, once',
     { timeout: 150_000 },
     async () => {
-      await chain.setStorage({
-        SubtensorModule: {
-          CommitRevealWeightsEnabled: [[[netuid], true]],
-          RevealPeriodEpochs: [[[netuid], 1]],
-          WeightsSetRateLimit: [[[netuid], 1]],
-        },
-      });
-      await chain.newBlocks(2);
+      await setCommitReveal(true);
       const proposalId = '0190f5d6-8a4e-7c3b-9d2e-1f0a2b3c4d61';
       await store.append(streamIdOf('scoring', 'proposal', proposalId), [
         WeightsProposed.create({
@@ -446,7 +446,7 @@ describe('chain indexer against the subtensor runtime', () => {
         [uids['miner2'], 21845],
       ]);
       expect((await chainEvents()).filter(outcome)).toHaveLength(1);
-      await chain.setStorage({ SubtensorModule: { CommitRevealWeightsEnabled: [[[netuid], false]] } });
+      await setCommitReveal(false);
     },
   );
 
