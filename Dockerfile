@@ -3,7 +3,7 @@
 # The build stage compiles the whole monorepo with turbo; the runtime stage keeps production
 # dependencies only and runs apps/$APP/dist/main.js.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /repo

@@ -66,7 +66,7 @@ export class ChainConnection {
   private stopped = false;
   private reconnecting = false;
   private lastError: string | undefined = 'not connected yet';
-  private connectedOnce = false;
+  private connected = false;
 
   constructor(
     private readonly source: ChainSource,
@@ -109,14 +109,17 @@ export class ChainConnection {
     });
     provider.on('disconnected', () => {
       if (this.stopped) return;
-      if (this.connectedOnce && this.lastError === undefined) {
+      // Node 22+'s built-in WebSocket reports an 'error' before 'disconnected' on a dropped
+      // connection, so "was connected" is tracked on its own rather than read from lastError.
+      if (this.connected) {
+        this.connected = false;
         this.log.warn({ endpoint }, 'chain connection dropped; reconnecting');
       }
       this.lastError = `disconnected from ${endpoint}`;
       void this.reconnect(provider, endpoint);
     });
     provider.on('connected', () => {
-      this.connectedOnce = true;
+      this.connected = true;
       this.lastError = undefined;
       this.log.info({ endpoint }, 'chain connected');
     });
