@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Inject, Injectable, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
-import { EventRegistry, eventContracts, systemClock, type Clock } from '@tessera/contracts';
-import { eventStoreEntities, type ProjectionRunner } from '@tessera/eventstore';
+import { EventRegistry, Streams, eventContracts, systemClock, type Clock } from '@tessera/contracts';
+import { eventStoreMigrations, type ConsumerRunner } from '@tessera/eventstore';
 import {
   EventStoreModule,
   InjectLogger,
@@ -35,7 +35,7 @@ import { usageDailyProjection } from './usage/usage-daily.projection.js';
 /** Registers billing's projections and event processors with the host; keeps their runners for rebuilds. */
 @Injectable()
 export class BillingProjections implements OnModuleInit {
-  readonly runners = new Map<string, ProjectionRunner>();
+  readonly runners = new Map<string, ConsumerRunner>();
 
   constructor(
     private readonly host: ProjectionHost,
@@ -47,18 +47,18 @@ export class BillingProjections implements OnModuleInit {
 
   onModuleInit(): void {
     const log = (message: string, context: Record<string, unknown>) => this.logger.warn(context, message);
-    for (const projection of [
-      accountDirectoryProjection,
-      ledgerProjection,
-      usageDailyProjection,
+    for (const projection of [accountDirectoryProjection, ledgerProjection, usageDailyProjection]) {
+      this.runners.set(projection.name, this.host.addProjection(projection));
+    }
+    for (const reactor of [
       depositProcessor(this.accounts, this.prices, this.dataSource, log),
       requestChargeProcessor(this.accounts, this.prices),
     ]) {
-      this.runners.set(projection.name, this.host.add(projection));
+      this.runners.set(reactor.name, this.host.addReactor(reactor));
     }
   }
 
-  runner(name: string): ProjectionRunner {
+  runner(name: string): ConsumerRunner {
     const runner = this.runners.get(name);
     if (!runner) throw new Error(`no projection ${name}`);
     return runner;
@@ -92,7 +92,6 @@ class SecretsAnnouncer implements OnModuleInit {
 }
 
 export const billingEntities = [
-  ...eventStoreEntities,
   AccountRow,
   ApiKeyRow,
   GrantRow,
@@ -113,9 +112,13 @@ export class BillingModule {
           ...(options.env ? { env: options.env } : {}),
           ...(options.logging ? { logging: options.logging } : {}),
           // Tables follow the entities; a migration set replaces this before the schema must evolve in place.
-          database: { entities: billingEntities, synchronize: true },
+          database: { entities: billingEntities, synchronize: true, migrations: eventStoreMigrations },
         }),
-        EventStoreModule.forRoot({ registry: new EventRegistry(eventContracts) }),
+        EventStoreModule.forRoot({
+          registry: new EventRegistry(eventContracts),
+          writes: [Streams.BILLING],
+          operations: 'billing',
+        }),
       ],
       providers: [
         { provide: CLOCK, useValue: options.clock ?? systemClock },

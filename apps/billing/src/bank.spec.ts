@@ -31,7 +31,7 @@ describe('bank test: four proxy holders race 1,000 charges of $0.10 against $5.0
   });
 
   afterEach(async () => {
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     await assertLedgerBalanced(dataSourceOf(app));
   });
 
@@ -136,7 +136,7 @@ describe('bank test: four proxy holders race 1,000 charges of $0.10 against $5.0
     expect(charged).toBe(CENTS_10 * BigInt(accepted));
     expect(state.held).toBe(0n);
 
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     const balances = await ledgerBalances(dataSourceOf(app));
     expect(balances['customer:bank']).toBe((FIVE_DOLLARS - CENTS_10 * BigInt(accepted)).toString());
     expect(balances['platform:revenue:inference']).toBe((CENTS_10 * BigInt(accepted)).toString());

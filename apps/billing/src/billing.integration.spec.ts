@@ -71,7 +71,7 @@ describe('billing service (real NATS and Postgres)', () => {
   });
 
   afterEach(async () => {
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     await assertLedgerBalanced(dataSourceOf(app));
   });
 
@@ -112,7 +112,7 @@ describe('billing service (real NATS and Postgres)', () => {
     expect(keyEvent?.data).toMatchObject({ keyId: issued.keyId, scopes: ['inference', 'account:read'] });
     expect(JSON.stringify(keyEvent)).not.toContain(secret);
 
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     expect(await ext.rpc.call(VerifyApiKey, { key: issued.key })).toEqual({
       keyId: issued.keyId,
       accountId: 'acme',
@@ -129,7 +129,7 @@ describe('billing service (real NATS and Postgres)', () => {
     });
     await ext.rpc.call(RevokeApiKey, { accountId: 'acme', keyId: issued.keyId });
     clock.advance(61_000);
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     await expect(ext.rpc.call(VerifyApiKey, { key: issued.key })).rejects.toMatchObject({
       code: 'billing.KEY_REVOKED',
     });
@@ -164,7 +164,7 @@ describe('billing service (real NATS and Postgres)', () => {
       streamIdOf('chain', 'transfer', 'dust'),
       TransferObserved.create({ ...transfer, amount: '999', eventIndex: 8 }),
     );
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     const { events } = await ext.store.readStream(accountStreamId('acme'));
     const credited = events.filter((event) => event.type === 'billing.DepositCredited');
     expect(credited).toHaveLength(1);
@@ -254,7 +254,7 @@ describe('billing service (real NATS and Postgres)', () => {
       holder: 'proxy-9',
       requested: usd(0.5),
     });
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     const sweeper = app.get(GrantSweeper);
     expect(await sweeper.sweepOnce()).toBe(0);
     clock.advance(30_001);
@@ -294,7 +294,7 @@ describe('billing service (real NATS and Postgres)', () => {
     ] as const) {
       await publish(ext.store, streamIdOf('inference', 'request', requestId), completed(requestId, streamed));
     }
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     const { events } = await ext.store.readStream(accountStreamId('acme'));
     const charges = events
       .filter((event) => event.type === 'billing.UsageCharged')
@@ -357,7 +357,7 @@ describe('billing service (real NATS and Postgres)', () => {
   });
 
   it('reports usage per day and model, pages ledger entries and exports them as CSV', async () => {
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     const today = clock.now().toISOString().slice(0, 10);
     const usage = await ext.rpc.call(GetUsage, {
       accountId: 'acme',
@@ -424,7 +424,7 @@ describe('billing service (real NATS and Postgres)', () => {
     ).rejects.toMatchObject({
       code: 'billing.ACCOUNT_CLOSED',
     });
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     await expect(ext.rpc.call(VerifyApiKey, { key: key.key })).rejects.toMatchObject({
       code: 'billing.ACCOUNT_CLOSED',
     });
@@ -433,7 +433,7 @@ describe('billing service (real NATS and Postgres)', () => {
   });
 
   it('rebuilds every projection from an empty read model with identical balances', async () => {
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     const dataSource = dataSourceOf(app);
     const before = await ledgerBalances(dataSource);
     const usageBefore: unknown = await dataSource.query(
@@ -442,7 +442,7 @@ describe('billing service (real NATS and Postgres)', () => {
     expect(Object.keys(before).length).toBeGreaterThan(5);
     await projections(app).runner('billing-ledger').rebuild();
     await projections(app).runner('billing-usage-daily').rebuild();
-    await waitForIdle(env, ext.nc);
+    await waitForIdle(app);
     expect(await ledgerBalances(dataSource)).toEqual(before);
     expect(
       await dataSource.query('SELECT * FROM billing_usage_daily ORDER BY account_id, day, item'),

@@ -1,9 +1,12 @@
 import { Module } from '@nestjs/common';
-import { EventRegistry, eventContracts } from '@tessera/contracts';
-import { eventStoreEntities } from '@tessera/eventstore';
+import { EventRegistry, Streams, eventContracts } from '@tessera/contracts';
+import { eventStoreMigrations } from '@tessera/eventstore';
 import { EventStoreModule, PlatformModule } from '@tessera/platform';
 import { ChainIndexerConfig } from './config.js';
-import { ChainIndexerSchema1767225600000 } from './database/schema.migration.js';
+import {
+  ChainIndexerConsumerNames1796083200001,
+  ChainIndexerSchema1767225600000,
+} from './database/schema.migration.js';
 import { IndexerService } from './indexer.service.js';
 import { MetagraphRpc } from './metagraph/metagraph.rpc.js';
 
@@ -11,9 +14,20 @@ import { MetagraphRpc } from './metagraph/metagraph.rpc.js';
   imports: [
     PlatformModule.forRoot({
       config: ChainIndexerConfig,
-      database: { entities: eventStoreEntities, migrations: [ChainIndexerSchema1767225600000] },
+      database: {
+        entities: [],
+        migrations: [
+          ChainIndexerSchema1767225600000,
+          ...eventStoreMigrations,
+          ChainIndexerConsumerNames1796083200001,
+        ],
+      },
     }),
-    EventStoreModule.forRoot({ registry: new EventRegistry(eventContracts) }),
+    EventStoreModule.forRoot({
+      registry: new EventRegistry(eventContracts),
+      writes: [Streams.CHAIN],
+      operations: 'chain',
+    }),
   ],
   providers: [IndexerService, MetagraphRpc],
 })

@@ -61,7 +61,7 @@ export class IndexerService implements OnApplicationBootstrap {
     const tables = tablesIn(this.config.DATABASE_SCHEMA);
     const watched = new WatchedAddresses(this.dataSource, tables, this.store, this.config.WATCH_ADDRESSES);
     await watched.load();
-    watched.attach(this.projections.add(watched.projection()));
+    watched.attach(this.projections.addProjection(watched.projection()));
     const key = await loadValidatorKey(
       { seed: this.config.VALIDATOR_SEED, keyFile: this.config.VALIDATOR_KEY_FILE },
       this.config.SS58_FORMAT,
@@ -123,7 +123,7 @@ export class IndexerService implements OnApplicationBootstrap {
         },
       );
       this.writer = writer;
-      this.projections.add(writer.projection());
+      this.projections.addProjection(writer.projection());
       await writer.start();
     }
   }

@@ -9,6 +9,7 @@ export * from './define-rpc.js';
 export * from './event-registry.js';
 export * from './snapshot.js';
 export * from './catalog.js';
+export * from './operations/dead-letters.js';
 export * from './chain/primitives.js';
 export * from './chain/transfer-observed.js';
 export * from './chain/neuron-events.js';

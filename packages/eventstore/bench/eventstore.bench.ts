@@ -18,8 +18,8 @@ import { DataSource } from 'typeorm';
 import {
   EventStore,
   NO_STREAM,
-  ProjectionRunner,
-  eventStoreEntities,
+  ConsumerRunner,
+  eventStoreMigrations,
   type StreamPosition,
 } from '../src/index.js';
 import {
@@ -84,18 +84,24 @@ const rawSequences = new Map<string, number>();
 async function rawPublish(round: number, index: number): Promise<void> {
   const subject = `scoring.raw${round}.a${index % AGGREGATES}`;
   const id = uuidv7();
+  // The same body the event store writes: a one-event commit.
   const envelope = JSON.stringify({
-    id,
-    type: 'billing.CounterIncremented',
-    version: 2,
-    streamId: subject,
-    sequence: 1,
-    occurredAt: new Date().toISOString(),
-    correlationId: id,
-    causationId: null,
-    traceparent: null,
-    actor: 'service:bench',
-    data: { counterId: `a${index % AGGREGATES}`, by: 1, note: 'bench' },
+    commit: 1,
+    events: [
+      {
+        id,
+        type: 'billing.CounterIncremented',
+        version: 2,
+        streamId: subject,
+        sequence: 1,
+        occurredAt: new Date().toISOString(),
+        correlationId: id,
+        causationId: null,
+        traceparent: null,
+        actor: 'service:bench',
+        data: { counterId: `a${index % AGGREGATES}`, by: 1, note: 'bench' },
+      },
+    ],
   });
   const ack = await store.jetstream.publish(subject, envelope, {
     msgID: id,
@@ -130,8 +136,8 @@ const appendRatio = median(rounds.map((round) => round.ratio));
 const dataSource = new DataSource({
   type: 'postgres',
   url: postgres.url,
-  entities: eventStoreEntities,
-  synchronize: true,
+  migrations: eventStoreMigrations,
+  migrationsRun: true,
 });
 await dataSource.initialize();
 await dataSource.query(counterTotalsDdl);
@@ -139,10 +145,10 @@ await dataSource.query(counterTotalsDdl);
 const jsm = await store.manager();
 const backlog = (await jsm.streams.info(Streams.BILLING.name)).state;
 const lastSequence = backlog.last_seq;
-const runner = new ProjectionRunner({
+const runner = new ConsumerRunner({
   store,
   dataSource,
-  projection: counterTotalsProjection(),
+  role: { kind: 'projection', projection: counterTotalsProjection() },
   batchSize: 1000,
 });
 const applyStarted = performance.now();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AggregateCache } from './aggregate-cache.js';
+import { SnapshotStore } from './snapshots/snapshot-store.js';
 import { counterDecider, counterStreamId } from './__tests__/counter.fixture.js';
 import { openHarness, type Harness } from './__tests__/harness.fixture.js';
 
@@ -68,5 +69,91 @@ describe('AggregateCache', () => {
     await expect(
       cache.execute(counterStreamId('refused'), { kind: 'reset', counterId: 'refused' }),
     ).rejects.toThrow('refused');
+  });
+});
+
+describe('AggregateCache reads', () => {
+  it('answers a read of a cached aggregate at once, even while its write is stuck', async () => {
+    const streamId = counterStreamId('stuck-write');
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = Object.create(h.store) as typeof h.store;
+    slow.append = async (...args) => {
+      await gate;
+      return h.store.append(...args);
+    };
+    const cache = new AggregateCache(slow, counterDecider);
+    await cache.read(streamId);
+    const write = cache.execute(streamId, { kind: 'increment', counterId: 'stuck-write', by: 1 });
+    // The write waits on NATS (the gate); the read must not wait behind it.
+    const read = await Promise.race([
+      cache.read(streamId),
+      new Promise((resolve) => setTimeout(() => resolve('blocked'), 1_000)),
+    ]);
+    expect(read).toEqual({ total: 0 });
+    release();
+    await expect(write).resolves.toMatchObject({ state: { total: 1 } });
+  });
+});
+
+describe('AggregateCache snapshots', () => {
+  const snapshotOptions = (store: SnapshotStore, schemaVersion = 1) => ({
+    store,
+    every: 10,
+    schemaVersion,
+    encode: (state: { total: number }) => ({ total: state.total }),
+    decode: (encoded: unknown) => ({ total: (encoded as { total: number }).total }),
+  });
+
+  it('loads from the newest snapshot plus the events after it, to the same state as a full replay', async () => {
+    const snapshots = new SnapshotStore(h.nc, h.store.namespace);
+    const streamId = counterStreamId('snapshotted');
+    const writer = new AggregateCache(h.store, counterDecider, { snapshots: snapshotOptions(snapshots) });
+    for (let index = 1; index <= 25; index += 1)
+      await writer.execute(streamId, { kind: 'increment', counterId: 'snapshotted', by: index });
+    // Snapshots are written in the background.
+    let stored = await snapshots.load('billing', streamId);
+    for (let attempt = 0; attempt < 50 && stored?.position.version !== 20; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      stored = await snapshots.load('billing', streamId);
+    }
+    expect(stored).toMatchObject({ schemaVersion: 1, position: { version: 20 }, state: { total: 210 } });
+
+    const reads = vi.spyOn(h.store, 'readStream');
+    const fresh = new AggregateCache(h.store, counterDecider, { snapshots: snapshotOptions(snapshots) });
+    expect(await fresh.read(streamId)).toEqual({ total: 325 });
+    expect(reads).toHaveBeenCalledWith(streamId, { after: stored?.position });
+    reads.mockRestore();
+    const replayed = await new AggregateCache(h.store, counterDecider).read(streamId);
+    expect(replayed).toEqual({ total: 325 });
+    // And it keeps deciding from there.
+    await fresh.execute(streamId, { kind: 'increment', counterId: 'snapshotted', by: 1 });
+    expect((await h.store.readStream(streamId)).events).toHaveLength(26);
+  });
+
+  it('ignores a snapshot of another schema version and one it cannot read, replaying the stream instead', async () => {
+    const snapshots = new SnapshotStore(h.nc, h.store.namespace);
+    const streamId = counterStreamId('snapshot-versions');
+    const writer = new AggregateCache(h.store, counterDecider, { snapshots: snapshotOptions(snapshots, 1) });
+    for (let index = 0; index < 12; index += 1)
+      await writer.execute(streamId, { kind: 'increment', counterId: 'snapshot-versions', by: 1 });
+    const newer = new AggregateCache(h.store, counterDecider, {
+      snapshots: { ...snapshotOptions(snapshots, 2), decode: () => ({ total: -1 }) },
+    });
+    expect(await newer.read(streamId)).toEqual({ total: 12 });
+    await snapshots.save('billing', streamId, {
+      schemaVersion: 1,
+      position: { sequence: 1, version: 1 },
+      state: null,
+    });
+    const broken = new AggregateCache(h.store, counterDecider, {
+      snapshots: {
+        ...snapshotOptions(snapshots, 1),
+        decode: () => {
+          throw new Error('bad snapshot');
+        },
+      },
+    });
+    expect(await broken.read(streamId)).toEqual({ total: 12 });
   });
 });

@@ -46,3 +46,8 @@ export function isConcurrencyConflict(err: unknown): err is ConcurrencyConflictE
 export function isConcurrencyExhausted(err: unknown): err is ConcurrencyExhaustedError {
   return isTesseraError(err, ErrorCode.ConcurrencyExhausted);
 }
+
+/** True when a dependency (NATS, JetStream, Postgres, the chain) was not reachable; retrying later may help. */
+export function isUnavailable(err: unknown): err is TesseraError<typeof ErrorCode.Unavailable> {
+  return isTesseraError(err, ErrorCode.Unavailable);
+}

@@ -1,11 +1,14 @@
-import { ErrorCode, isValidationError, Streams } from '@tessera/contracts';
+import { ErrorCode, isValidationError, streamIdOf, Streams } from '@tessera/contracts';
 import { FakeClock } from '@tessera/testkit';
 import { headers } from '@nats-io/transport-node';
 import { StorageType } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleCommand } from './command-handler.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { AggregateCache } from './aggregate-cache.js';
 import { isConcurrencyConflict, isConcurrencyExhausted } from './errors.js';
 import { NO_STREAM } from './event-store.js';
+import { driftOf } from './streams/ensure-streams.js';
 import { CounterIncremented, counterDecider, counterStreamId } from './__tests__/counter.fixture.js';
 import { openHarness, type Harness } from './__tests__/harness.fixture.js';
 
@@ -171,11 +174,12 @@ describe('optimistic concurrency under contention', () => {
     expect((await h.store.readStream(streamId)).events).toHaveLength(5);
   });
 
-  it('20 concurrent command handlers converge with no lost update', async () => {
+  it('20 command handlers in separate caches (replicas) converge with no lost update', async () => {
     const streamId = counterStreamId('converge');
+    // One cache per writer: each is a replica that only learns of the others through conflicts.
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, writer) =>
-        handleCommand(h.store, counterDecider, streamId, {
+        new AggregateCache(h.store, counterDecider).execute(streamId, {
           kind: 'increment',
           counterId: 'converge',
           by: writer + 1,
@@ -186,7 +190,7 @@ describe('optimistic concurrency under contention', () => {
     expect(state.events).toHaveLength(20);
     const total = state.events.reduce((sum, event) => sum + (event.data as { by: number }).by, 0);
     expect(total).toBe((20 * 21) / 2);
-    expect(results.some((result) => result.attempts > 1)).toBe(true);
+    expect(Math.max(...results.map((result) => result.state.total))).toBe(total);
   });
 
   it('gives up with a typed error after the allowed attempts', async () => {
@@ -194,36 +198,117 @@ describe('optimistic concurrency under contention', () => {
     await h.store.append(streamId, [increment('exhaust')], { expected: NO_STREAM });
     // A store whose every append conflicts: another writer always gets there first.
     const racing = Object.create(h.store) as typeof h.store;
+    let appends = 0;
     racing.append = async (id, events, options) => {
+      appends += 1;
       await h.store.append(id, [increment('exhaust')]);
       return h.store.append(id, events, options);
     };
     let caught: unknown;
     try {
-      await handleCommand(
-        racing,
-        counterDecider,
-        streamId,
-        { kind: 'increment', counterId: 'exhaust', by: 1 },
-        {
-          maxAttempts: 3,
-        },
-      );
+      await new AggregateCache(racing, counterDecider, { maxAttempts: 3 }).execute(streamId, {
+        kind: 'increment',
+        counterId: 'exhaust',
+        by: 1,
+      });
     } catch (err) {
       caught = err;
     }
     expect(isConcurrencyExhausted(caught)).toBe(true);
     expect(caught).toMatchObject({ attempts: 3 });
+    expect(appends).toBe(3);
   });
 
   it('a decision that produces no events appends nothing', async () => {
     const streamId = counterStreamId('no-op');
-    const result = await handleCommand(h.store, counterDecider, streamId, {
+    const result = await new AggregateCache(h.store, counterDecider).execute(streamId, {
       kind: 'reset',
       counterId: 'no-op',
     });
-    expect(result.events).toBeUndefined();
+    expect(result.events).toEqual([]);
     expect((await h.store.readStream(streamId)).events).toHaveLength(0);
+  });
+});
+
+describe('atomic decisions', () => {
+  it('stores a decision of several events as one message, whole', async () => {
+    const streamId = counterStreamId('atomic');
+    const before = await storedCount();
+    const result = await h.store.append(
+      streamId,
+      [increment('atomic', 1), increment('atomic', 2), increment('atomic', 3)],
+      {
+        expected: NO_STREAM,
+      },
+    );
+    expect(await storedCount()).toBe(before + 1);
+    expect(result.position.version).toBe(3);
+    const read = await h.store.readStream(streamId);
+    expect(read.events.map((event) => event.sequence)).toEqual([1, 2, 3]);
+    expect(read.position).toEqual(result.position);
+    expect(await h.store.currentPosition(streamId)).toEqual(result.position);
+  });
+
+  // The child appends a two-event decision and SIGKILLs itself either inside the event store,
+  // right before the publish that would complete the decision (with one message per event that
+  // is the second publish, after the first event was stored), or right after the append returned.
+  for (const [killAt, expected] of [
+    ['before-last-publish', 0],
+    ['after-append', 2],
+  ] as const) {
+    it(`kill -9 ${killAt} of a two-event decision leaves ${expected === 0 ? 'nothing' : 'everything'}`, async () => {
+      const counterId = `crash-${killAt}`;
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', fileURLToPath(new URL('./__tests__/crash-append.child.ts', import.meta.url))],
+        {
+          env: {
+            ...process.env,
+            NATS_URL: h.env.natsUrl,
+            NAMESPACE: h.env.namespace,
+            COUNTER_ID: counterId,
+            KILL_AT: killAt,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+        child.on('exit', (_code, exitSignal) => resolve(exitSignal)),
+      );
+      expect(signal, output).toBe('SIGKILL');
+      const stored = (await h.store.readStream(counterStreamId(counterId))).events;
+      expect(stored.map((event) => (event.data as { note: string }).note)).toEqual(
+        ['first', 'second'].slice(0, expected),
+      );
+    });
+  }
+
+  it('reads only what came after a given position', async () => {
+    const streamId = counterStreamId('after');
+    const first = await h.store.append(streamId, [increment('after', 1), increment('after', 2)], {
+      expected: NO_STREAM,
+    });
+    const second = await h.store.append(streamId, [increment('after', 3)], { expected: first.position });
+    const tail = await h.store.readStream(streamId, { after: first.position });
+    expect(tail.events.map((event) => (event.data as { by: number }).by)).toEqual([3]);
+    expect(tail.position).toEqual(second.position);
+    expect(await h.store.readStream(streamId, { after: second.position })).toEqual({
+      events: [],
+      position: second.position,
+    });
+  });
+
+  it('knows the last sequence a filtered consumer has to reach', async () => {
+    const a = await h.store.append(counterStreamId('last-a'), [increment('last-a')]);
+    await h.store.append(streamIdOf('billing', 'other', 'x'), [
+      CounterIncremented.create({ counterId: 'x', by: 1, note: '' }),
+    ]);
+    expect(await h.store.lastSequence(Streams.BILLING, 'billing.counter.>')).toBe(a.position.sequence);
+    expect(await h.store.lastSequence(Streams.BILLING)).toBe(a.position.sequence + 1);
+    expect(await h.store.lastSequence(Streams.BILLING, 'billing.nothing.>')).toBe(0);
   });
 });
 
@@ -243,5 +328,18 @@ describe('stream bootstrap', () => {
     const jsm = await h.store.manager();
     const info = await jsm.streams.info(h.store.namespace.streamName(Streams.SCORING));
     expect(info.config.duplicate_window).toBe(120_000 * 1_000_000);
+  });
+});
+
+describe('stream reconciliation', () => {
+  it('sees every setting that differs, the replica count included', () => {
+    const base = { subjects: ['a.>'], duplicate_window: 1, num_replicas: 1, allow_direct: true };
+    expect(driftOf(base, { ...base })).toEqual([]);
+    expect(driftOf(base, { ...base, num_replicas: 3 })).toEqual(['num_replicas']);
+    expect(driftOf(base, { ...base, subjects: ['b.>'], duplicate_window: 2 })).toEqual([
+      'subjects',
+      'duplicate_window',
+    ]);
+    expect(driftOf({ ...base, allow_direct: false }, base)).toEqual(['allow_direct']);
   });
 });

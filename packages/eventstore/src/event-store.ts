@@ -10,6 +10,7 @@ import {
   type EventMetadata,
   type EventRegistry,
   type PendingEvent,
+  type StreamDeclaration,
 } from '@tessera/contracts';
 import {
   AckPolicy,
@@ -20,12 +21,15 @@ import {
   jetstreamManager,
   type JetStreamClient,
   type JetStreamManager,
+  type PubAck,
 } from '@nats-io/jetstream';
 import { headers as createHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { v7 as uuidv7 } from 'uuid';
 import { EventDecoder, type Upcaster } from './event-decoder.js';
+import { EVENT_TYPES_HEADER, encodeCommit, envelopesIn } from './commit.js';
 import { ConcurrencyConflictError } from './errors.js';
+import { asUnavailable } from './failures.js';
 import { Namespace } from './namespace.js';
 import { ensureStreams, type StreamSettings } from './streams/ensure-streams.js';
 import { currentTraceparent, injectTraceContext, messagingTracer } from './tracing/nats-trace-context.js';
@@ -63,7 +67,7 @@ export interface AppendOptions extends EventMetadata {
 export interface AppendResult {
   readonly events: EventEnvelope[];
   readonly position: StreamPosition;
-  /** True when JetStream recognised every event id as already stored (a retried append). */
+  /** True when JetStream recognised the commit as already stored (a retried append). */
   readonly duplicate: boolean;
 }
 
@@ -80,12 +84,14 @@ export interface EventStoreOptions {
   defaultActor?: string;
   /** JetStream publish timeout. Default 5 s. */
   publishTimeoutMs?: number;
+  /** How {@link EventStore.ensureStreams} creates streams (replicas, duplicate window). */
+  streams?: StreamSettings;
+  /** Fault-injection points for crash tests; never set in production. */
+  faults?: {
+    /** Called right before each JetStream publish of an append (a test SIGKILLs itself here). */
+    beforePublish?: (streamId: string, eventsInMessage: number) => Promise<void> | void;
+  };
 }
-
-/** Header carrying the event type, so consumers can skip events they do not handle without parsing. */
-export const EVENT_TYPE_HEADER = 'Tessera-Event-Type';
-
-const decoder = new TextDecoder();
 
 /**
  * The event store: JetStream holds every event; one subject per aggregate gives per-aggregate
@@ -128,14 +134,16 @@ export class EventStore {
     declarations?: Parameters<typeof ensureStreams>[2],
     settings?: StreamSettings,
   ): Promise<void> {
-    await ensureStreams(await this.manager(), this.namespace, declarations, settings);
+    await ensureStreams(await this.manager(), this.namespace, declarations, settings ?? this.options.streams);
   }
 
   /**
-   * Appends events to one aggregate. Each event is validated against its contract first: one
-   * invalid event means a `ValidationError` and nothing written. Events are published in order,
-   * each expecting the previous one's sequence, so a concurrent writer is detected between any
-   * two of them.
+   * Appends the events of one decision to one aggregate, atomically: they are validated first
+   * (one invalid event means a `ValidationError` and nothing written), then stored as one
+   * JetStream message (see {@link encodeCommit}) that expects the aggregate to be at
+   * `options.expected` — a concurrent writer gets {@link ConcurrencyConflictError} and nothing of
+   * this decision is stored. `Nats-Msg-Id` is the first event's id, so a retried append is a
+   * no-op. A JetStream outage surfaces as `UNAVAILABLE`.
    */
   async append(
     streamId: string,
@@ -151,7 +159,11 @@ export class EventStore {
     // active: the append awaits only NATS, and this keeps the hot path free of context switches.
     const span = messagingTracer.startSpan(`publish ${streamId.slice(0, streamId.lastIndexOf('.'))}`, {
       kind: SpanKind.PRODUCER,
-      attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject },
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.destination.name': subject,
+        'messaging.batch.message_count': events.length,
+      },
     });
     const spanContext = trace.setSpan(context.active(), span);
     try {
@@ -175,30 +187,33 @@ export class EventStore {
           data: event.data,
         };
       });
-      let sequence = start.sequence;
-      let duplicates = 0;
-      for (const envelope of envelopes) {
-        const headers = injectTraceContext(createHeaders(), spanContext);
-        headers.set(EVENT_TYPE_HEADER, envelope.type);
-        try {
-          const ack = await this.jetstream.publish(subject, JSON.stringify(envelope), {
-            msgID: envelope.id,
-            expect: { lastSubjectSequence: sequence },
-            headers,
-            timeout: this.publishTimeoutMs,
-          });
-          if (ack.duplicate) duplicates += 1;
-          sequence = ack.seq;
-        } catch (err) {
-          if (isWrongLastSequence(err)) throw new ConcurrencyConflictError(streamId, sequence, err);
-          throw err;
-        }
+      const payload = encodeCommit(envelopes);
+      const maxPayload = this.options.connection.info?.max_payload;
+      if (maxPayload !== undefined && payload.length > maxPayload) {
+        throw new RangeError(
+          `a decision of ${envelopes.length} events on ${streamId} is ${payload.length} bytes, over the server's max_payload of ${maxPayload}`,
+        );
       }
-      span.setAttribute('messaging.batch.message_count', envelopes.length);
+      const headers = injectTraceContext(createHeaders(), spanContext);
+      headers.set(EVENT_TYPES_HEADER, [...new Set(envelopes.map((envelope) => envelope.type))].join(','));
+      const first = envelopes[0] as EventEnvelope;
+      await this.options.faults?.beforePublish?.(streamId, envelopes.length);
+      let ack: PubAck;
+      try {
+        ack = await this.jetstream.publish(subject, payload, {
+          msgID: first.id,
+          expect: { lastSubjectSequence: start.sequence },
+          headers,
+          timeout: this.publishTimeoutMs,
+        });
+      } catch (err) {
+        if (isWrongLastSequence(err)) throw new ConcurrencyConflictError(streamId, start.sequence, err);
+        throw asUnavailable(err, `append to ${streamId}`);
+      }
       return {
         events: envelopes,
-        position: { sequence, version: start.version + envelopes.length },
-        duplicate: duplicates === envelopes.length,
+        position: { sequence: ack.seq, version: start.version + envelopes.length },
+        duplicate: ack.duplicate,
       };
     } catch (err) {
       span.recordException(err as Error);
@@ -210,63 +225,89 @@ export class EventStore {
   }
 
   /**
-   * Reads every event of one aggregate, upcast to current versions and validated, and the
-   * position to append after. Uses a short-lived consumer filtered to the aggregate's subject.
+   * Reads an aggregate's events — all of them, or those stored after `options.after` (a position
+   * from a snapshot) — upcast to current versions and validated, and the position to append
+   * after. Uses a short-lived consumer filtered to the aggregate's subject.
    */
-  async readStream(streamId: string): Promise<StreamState> {
+  async readStream(streamId: string, options: { after?: StreamPosition } = {}): Promise<StreamState> {
     parseOrThrow(streamIdSchema, streamId, 'stream id');
-    const jsm = await this.manager();
+    const after = options.after ?? NO_STREAM;
     const streamName = this.namespace.streamName(streamFor(streamId));
-    const info = await jsm.consumers.add(streamName, {
-      filter_subject: this.namespace.subject(streamId),
-      ack_policy: AckPolicy.None,
-      deliver_policy: DeliverPolicy.All,
-      inactive_threshold: nanos(30_000),
-      mem_storage: true,
-      num_replicas: 1,
-    });
     try {
-      const expected = info.num_pending;
-      const events: Event[] = [];
-      let sequence = 0;
-      if (expected > 0) {
-        const consumer = await this.jetstream.consumers.get(streamName, info.name);
-        while (events.length < expected) {
-          const batch = await consumer.fetch({ max_messages: expected - events.length, expires: 5_000 });
-          let received = 0;
-          for await (const message of batch) {
-            events.push(this.decoder.decode(message.json()));
-            sequence = message.seq;
-            received += 1;
+      const jsm = await this.manager();
+      const info = await jsm.consumers.add(streamName, {
+        filter_subject: this.namespace.subject(streamId),
+        ack_policy: AckPolicy.None,
+        ...(after.sequence > 0
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after.sequence + 1 }
+          : { deliver_policy: DeliverPolicy.All }),
+        inactive_threshold: nanos(30_000),
+        mem_storage: true,
+        num_replicas: 1,
+      });
+      try {
+        const expected = info.num_pending;
+        const events: Event[] = [];
+        let sequence = after.sequence;
+        let received = 0;
+        if (expected > 0) {
+          const consumer = await this.jetstream.consumers.get(streamName, info.name);
+          while (received < expected) {
+            const batch = await consumer.fetch({ max_messages: expected - received, expires: 5_000 });
+            let got = 0;
+            for await (const message of batch) {
+              for (const envelope of envelopesIn(message.data)) events.push(this.decoder.decode(envelope));
+              sequence = message.seq;
+              got += 1;
+            }
+            if (got === 0)
+              throw new Error(`stream ${streamId}: consumer delivered fewer messages than announced`);
+            received += got;
           }
-          if (received === 0)
-            throw new Error(`stream ${streamId}: consumer delivered fewer events than announced`);
         }
+        return { events, position: { sequence, version: events.at(-1)?.sequence ?? after.version } };
+      } finally {
+        jsm.consumers.delete(streamName, info.name).catch(() => undefined);
       }
-      return { events, position: { sequence, version: events.at(-1)?.sequence ?? 0 } };
-    } finally {
-      jsm.consumers.delete(streamName, info.name).catch(() => undefined);
+    } catch (err) {
+      throw asUnavailable(err, `read ${streamId}`);
     }
   }
 
-  /** Where an aggregate stands, from its last stored event (one direct get, no consumer). */
+  /** Where an aggregate stands, from its last stored commit (one direct get, no consumer). */
   async currentPosition(streamId: string): Promise<StreamPosition> {
-    const jsm = await this.manager();
     const streamName = this.namespace.streamName(streamFor(streamId));
     try {
+      const jsm = await this.manager();
       const last = await jsm.streams.getMessage(streamName, {
         last_by_subj: this.namespace.subject(streamId),
       });
       if (!last) return NO_STREAM;
-      const envelope = parseOrThrow(
-        eventEnvelopeSchema,
-        JSON.parse(decoder.decode(last.data)),
-        'stored event',
-      );
+      const envelopes = envelopesIn(last.data);
+      const envelope = parseOrThrow(eventEnvelopeSchema, envelopes.at(-1), 'stored event');
       return { sequence: last.seq, version: envelope.sequence };
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return NO_STREAM;
-      throw err;
+      throw asUnavailable(err, `position of ${streamId}`);
+    }
+  }
+
+  /**
+   * The stream sequence of the last message stored under a logical subject filter (wildcards
+   * allowed), or 0. What a consumer with that filter has to reach to be caught up.
+   */
+  async lastSequence(stream: StreamDeclaration, filterSubject?: string): Promise<number> {
+    const streamName = this.namespace.streamName(stream);
+    try {
+      const jsm = await this.manager();
+      if (filterSubject === undefined) return (await jsm.streams.info(streamName)).state.last_seq;
+      const last = await jsm.streams.getMessage(streamName, {
+        last_by_subj: this.namespace.subject(filterSubject),
+      });
+      return last?.seq ?? 0;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return 0;
+      throw asUnavailable(err, `last sequence of ${stream.name}`);
     }
   }
 }

@@ -16,4 +16,5 @@ export * from './database/database.module.js';
 export * from './platform.module.js';
 export * from './bootstrap.js';
 export * from './eventstore/eventstore.module.js';
-export * from './lease/lease.js';
+// The lease lives with the event store (consumers elect their active replica with it).
+export { Lease, type LeaseOptions } from '@tessera/eventstore';

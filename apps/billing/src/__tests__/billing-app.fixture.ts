@@ -2,11 +2,10 @@
 import { Writable } from 'node:stream';
 import { type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { EventRegistry, eventContracts, type Clock, type PendingEvent } from '@tessera/contracts';
 import { EventStore } from '@tessera/eventstore';
-import { RpcClient } from '@tessera/platform';
+import { ProjectionHost, RpcClient } from '@tessera/platform';
 import { type TestEnvironment } from '@tessera/testkit';
 import { expect } from 'vitest';
 import { DataSource } from 'typeorm';
@@ -26,6 +25,7 @@ export function billingEnv(env: TestEnvironment, extra: Record<string, string> =
     NODE_ENV: 'test',
     NATS_URL: env.natsUrl,
     NATS_SUBJECT_PREFIX: env.namespace,
+    CONSUMER_LEASE_TTL_MS: '1500',
     DATABASE_URL: env.databaseUrl,
     DATABASE_SCHEMA: env.schema,
     HTTP_PORT: '0',
@@ -83,30 +83,22 @@ export function publish(store: EventStore, streamId: string, event: PendingEvent
   return store.append(streamId, [event]);
 }
 
-/** Waits until every billing consumer has nothing pending or unacknowledged. */
-export async function waitForIdle(
-  env: TestEnvironment,
-  nc: NatsConnection,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const streamOf: Record<string, string> = {
-    'billing-deposits': 'CHAIN',
-    'billing-request-charges': 'INFERENCE',
-  };
+/**
+ * Waits until every billing consumer's committed checkpoint covers the last message of its
+ * stream that it reads — not until "nothing is pending", which is true before the commit — and
+ * the streams stopped growing (a reactor's commands feed the projections).
+ */
+export async function waitForIdle(app: INestApplication, timeoutMs = 30_000): Promise<void> {
+  const host = app.get(ProjectionHost);
+  const store = app.get(EventStore);
+  const heads = async (): Promise<string> =>
+    (await Promise.all(host.all().map((runner) => store.lastSequence(runner.definition.stream)))).join(',');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    let busy = 0;
-    for (const name of PROJECTIONS) {
-      const info = await jsm.consumers
-        .info(`${env.namespace}_${streamOf[name] ?? 'BILLING'}`, `${env.namespace}_projection_${name}`)
-        .catch(() => undefined);
-      busy += info ? info.num_pending + info.num_ack_pending : 1;
-    }
-    if (busy === 0) return;
-    if (Date.now() > deadline)
-      throw new Error(`billing consumers still busy (${busy}) after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const before = await heads();
+    for (const runner of host.all()) await runner.waitUntilCaughtUp(Math.max(1, deadline - Date.now()));
+    if ((await heads()) === before) return;
+    if (Date.now() > deadline) throw new Error(`billing consumers still busy after ${timeoutMs} ms`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { Streams, TransferObserved, type Event } from '@tessera/contracts';
-import { type Projection } from '@tessera/eventstore';
-import { type DataSource, type EntityManager } from 'typeorm';
+import { type Reactor } from '@tessera/eventstore';
+import { type DataSource } from 'typeorm';
 import { type AccountService } from '../accounts/account.service.js';
 import { type PriceBookService } from '../prices/price-book.service.js';
 
@@ -18,7 +18,7 @@ export function depositProcessor(
   prices: PriceBookService,
   dataSource: DataSource,
   log: (message: string, context: Record<string, unknown>) => void,
-): Projection {
+): Reactor {
   async function accountFor(address: string): Promise<string | undefined> {
     const deadline = Date.now() + ADDRESS_WAIT_MS;
     for (;;) {
@@ -36,7 +36,7 @@ export function depositProcessor(
     name: 'billing-deposits',
     stream: Streams.CHAIN,
     handles: [TransferObserved],
-    async apply(events: readonly Event[], _manager: EntityManager) {
+    async react(events: readonly Event[]) {
       for (const event of events) {
         if (!TransferObserved.is(event)) continue;
         const transfer = event.data;
@@ -64,9 +64,6 @@ export function depositProcessor(
             : { nanoUsdPerTao: book.nanoUsdPerTao, priceVersion: book.version },
         );
       }
-    },
-    async reset() {
-      // Nothing of its own to delete: the account streams hold what it did.
     },
   };
 }

@@ -1,5 +1,5 @@
 import { RequestCompleted, Streams, type Event } from '@tessera/contracts';
-import { type Projection } from '@tessera/eventstore';
+import { type Reactor } from '@tessera/eventstore';
 import { type AccountService } from '../accounts/account.service.js';
 import { type PriceBookService } from '../prices/price-book.service.js';
 import { tokenCharge } from '../prices/price-book.decider.js';
@@ -13,12 +13,12 @@ import { utcDay } from '../shared/tokens.js';
  * the ack only leads to a redelivery that is a no-op. Tokens are charged whatever the status:
  * a cancelled stream still produced what it streamed.
  */
-export function requestChargeProcessor(accounts: AccountService, prices: PriceBookService): Projection {
+export function requestChargeProcessor(accounts: AccountService, prices: PriceBookService): Reactor {
   return {
     name: 'billing-request-charges',
     stream: Streams.INFERENCE,
     handles: [RequestCompleted],
-    async apply(events: readonly Event[]) {
+    async react(events: readonly Event[]) {
       const book = await prices.current();
       // Accounts are independent: charge them concurrently; one account's charges queue in order.
       await Promise.all(
@@ -48,9 +48,6 @@ export function requestChargeProcessor(accounts: AccountService, prices: PriceBo
           );
         }),
       );
-    },
-    async reset() {
-      // Nothing of its own: the account streams hold the charges.
     },
   };
 }

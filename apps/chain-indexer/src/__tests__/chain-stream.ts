@@ -2,6 +2,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection } from '@nats-io/transport-node';
 import { eventEnvelopeSchema, type EventEnvelope } from '@tessera/contracts';
+import { envelopesIn } from '@tessera/eventstore';
 
 /** Every event on the namespace's CHAIN stream, in stream order. */
 export async function readChainStream(nc: NatsConnection, namespace: string): Promise<EventEnvelope[]> {
@@ -18,14 +19,17 @@ export async function readChainStream(nc: NatsConnection, namespace: string): Pr
     const js = jetstream(nc);
     const c = await js.consumers.get(stream, consumer.name);
     const events: EventEnvelope[] = [];
-    while (events.length < consumer.num_pending) {
-      const batch = await c.fetch({ max_messages: consumer.num_pending - events.length, expires: 2_000 });
+    let messages = 0;
+    while (messages < consumer.num_pending) {
+      const batch = await c.fetch({ max_messages: consumer.num_pending - messages, expires: 2_000 });
       let received = 0;
       for await (const message of batch) {
-        events.push(eventEnvelopeSchema.parse(message.json()));
+        // One message holds the events of one commit (a block's facts).
+        for (const envelope of envelopesIn(message.data)) events.push(eventEnvelopeSchema.parse(envelope));
         received += 1;
       }
       if (received === 0) break;
+      messages += received;
     }
     return events;
   } finally {

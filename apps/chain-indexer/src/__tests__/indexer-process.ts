@@ -24,6 +24,8 @@ export async function startIndexer(env: Record<string, string>): Promise<Indexer
       HTTP_PORT: String(httpPort),
       LOG_LEVEL: 'info',
       SHUTDOWN_GRACE_MS: '3000',
+      // A restarted indexer waits this long for the consumer leases its killed predecessor held.
+      CONSUMER_LEASE_TTL_MS: '1500',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

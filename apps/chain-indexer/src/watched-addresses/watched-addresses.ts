@@ -1,5 +1,5 @@
 import { DepositAddressAssigned, Streams, type Event } from '@tessera/contracts';
-import { type EventStore, type Projection, type ProjectionRunner } from '@tessera/eventstore';
+import { type ConsumerRunner, type EventStore, type Projection } from '@tessera/eventstore';
 import { type DataSource, type EntityManager } from 'typeorm';
 import { type Tables } from '../database/tables.js';
 
@@ -10,7 +10,7 @@ import { type Tables } from '../database/tables.js';
  */
 export class WatchedAddresses {
   private readonly addresses = new Set<string>();
-  private runner: ProjectionRunner | undefined;
+  private runner: ConsumerRunner | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -44,7 +44,7 @@ export class WatchedAddresses {
   /** The projection feeding the set; the app registers it with the projection host. */
   projection(): Projection {
     return {
-      name: 'chain_indexer_watched_addresses',
+      name: 'chain-indexer-watched-addresses',
       stream: Streams.BILLING,
       handles: [DepositAddressAssigned],
       apply: async (events: readonly Event[], manager: EntityManager) => {
@@ -65,7 +65,7 @@ export class WatchedAddresses {
     };
   }
 
-  attach(runner: ProjectionRunner): void {
+  attach(runner: ConsumerRunner): void {
     this.runner = runner;
   }
 

@@ -106,7 +106,7 @@ export class WeightWriter {
   /** The inbox projection; the app registers it with the projection host. */
   projection(): Projection {
     return {
-      name: 'chain_indexer_weight_proposals',
+      name: 'chain-indexer-weight-proposals',
       stream: Streams.SCORING,
       handles: [WeightsProposed],
       apply: async (events, manager: EntityManager) => {

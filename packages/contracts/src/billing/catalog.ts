@@ -1,5 +1,6 @@
 import { type EventContract } from '../define-event.js';
 import { type RpcContract } from '../define-rpc.js';
+import { deadLetterContracts } from '../operations/dead-letters.js';
 import { AccountClosed, AccountOpened, AccountReinstated, AccountSuspended } from './account-events.js';
 import { ApiKeyIssued, ApiKeyRevoked } from './api-key-events.js';
 import { DepositAddressAssigned } from './deposit-address-assigned.js';
@@ -55,6 +56,9 @@ export const billingEventContracts: readonly EventContract[] = [
   GpuPriceSet,
 ];
 
+/** Billing's parked events, for the operator. */
+export const BillingDeadLetters = deadLetterContracts('billing');
+
 /** Every request/reply method billing answers. */
 export const billingRpcContracts: readonly RpcContract[] = [
   OpenAccount,
@@ -75,4 +79,6 @@ export const billingRpcContracts: readonly RpcContract[] = [
   GetUsage,
   ListLedgerEntries,
   ExportStatement,
+  BillingDeadLetters.list,
+  BillingDeadLetters.replay,
 ];

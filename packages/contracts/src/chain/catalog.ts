@@ -1,5 +1,6 @@
 import { type EventContract } from '../define-event.js';
 import { type RpcContract } from '../define-rpc.js';
+import { deadLetterContracts } from '../operations/dead-letters.js';
 import { GetMetagraph, GetNeuron, MetagraphSynced } from './metagraph.js';
 import {
   AxonServed,
@@ -30,5 +31,13 @@ export const chainEventContracts: readonly EventContract[] = [
   WeightsSubmissionFailed,
 ];
 
+/** The chain indexer's parked events, for the operator. */
+export const ChainDeadLetters = deadLetterContracts('chain');
+
 /** Every request/reply method the chain indexer answers. */
-export const chainRpcContracts: readonly RpcContract[] = [GetMetagraph, GetNeuron];
+export const chainRpcContracts: readonly RpcContract[] = [
+  GetMetagraph,
+  GetNeuron,
+  ChainDeadLetters.list,
+  ChainDeadLetters.replay,
+];

@@ -12,8 +12,8 @@ import {
 } from '@tessera/contracts';
 import { z } from 'zod';
 import { type EntityManager } from 'typeorm';
-import { type Decider } from '../command-handler.js';
-import { type Projection } from '../projections/projection.js';
+import { type Decider } from '../decider.js';
+import { type Projection } from '../consumers/consumer.js';
 
 export const CounterIncremented = defineEvent({
   type: 'billing.CounterIncremented',

@@ -3,7 +3,7 @@ import { useTestEnvironment, type TestEnvironment, type TestEnvironmentOptions }
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { EventStore } from '../event-store.js';
-import { eventStoreEntities } from '../index.js';
+import { eventStoreMigrations } from '../consumers/migrations.js';
 import { counterRegistry, counterTotalsDdl, counterUpcasters } from './counter.fixture.js';
 import { type Clock } from '@tessera/contracts';
 
@@ -20,8 +20,8 @@ export async function openDataSource(databaseUrl: string, schema: string): Promi
     type: 'postgres',
     url: databaseUrl,
     schema,
-    entities: eventStoreEntities,
-    synchronize: true,
+    migrations: eventStoreMigrations,
+    migrationsRun: true,
     extra: { options: `-c search_path=${schema}` },
   });
   await dataSource.initialize();

@@ -22,8 +22,8 @@ const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
 const STREAM_NAME_IN_USE = 10058;
 
 /**
- * Creates each declared stream, or brings an existing one to the declared subjects and
- * duplicate window. Idempotent and safe to run from every replica at once: a replica that
+ * Creates each declared stream, or brings an existing one to the declared subjects, duplicate
+ * window, replica count and direct-get setting. Idempotent and safe to run from every replica at once: a replica that
  * loses the creation race reads the winner's stream and updates it only if it differs.
  */
 export async function ensureStreams(
@@ -66,13 +66,30 @@ async function ensureStream(
     }
   }
   const current = existing ?? (await jsm.streams.info(wanted.name));
-  const sameSubjects =
-    [...current.config.subjects].sort().join(',') === [...wanted.subjects].sort().join(',');
-  const sameWindow = current.config.duplicate_window === wanted.duplicate_window;
-  if (!sameSubjects || !sameWindow) {
+  const drift = driftOf(current.config, wanted);
+  if (drift.length > 0) {
+    // Subjects, the duplicate window, direct get and the replica count can all change in place
+    // (JetStream moves or adds replicas itself); storage and retention cannot, and never differ
+    // here because every stream is created by this function.
     await jsm.streams.update(wanted.name, {
       subjects: wanted.subjects,
       duplicate_window: wanted.duplicate_window,
+      num_replicas: wanted.num_replicas,
+      allow_direct: wanted.allow_direct,
     });
   }
+}
+
+/** The settings in which an existing stream differs from the declaration (empty when none). */
+export function driftOf(
+  current: Partial<Pick<StreamConfig, 'subjects' | 'duplicate_window' | 'num_replicas' | 'allow_direct'>>,
+  wanted: Partial<Pick<StreamConfig, 'subjects' | 'duplicate_window' | 'num_replicas' | 'allow_direct'>>,
+): string[] {
+  const drift: string[] = [];
+  if ([...(current.subjects ?? [])].sort().join(',') !== [...(wanted.subjects ?? [])].sort().join(','))
+    drift.push('subjects');
+  if (current.duplicate_window !== wanted.duplicate_window) drift.push('duplicate_window');
+  if (current.num_replicas !== wanted.num_replicas) drift.push('num_replicas');
+  if (Boolean(current.allow_direct) !== Boolean(wanted.allow_direct)) drift.push('allow_direct');
+  return drift;
 }

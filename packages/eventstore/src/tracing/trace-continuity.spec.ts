@@ -7,7 +7,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProjectionRunner } from '../projections/projection-runner.js';
+import { ConsumerRunner } from '../consumers/consumer-runner.js';
 import {
   CounterIncremented,
   counterStreamId,
@@ -36,10 +36,10 @@ afterAll(async () => {
 
 describe('trace context across the event log', () => {
   it('continues one trace from the request through the publish into the projection consumer', async () => {
-    const runner = new ProjectionRunner({
+    const runner = new ConsumerRunner({
       store: h.store,
       dataSource: h.dataSource,
-      projection: counterTotalsProjection(),
+      role: { kind: 'projection', projection: counterTotalsProjection() },
     });
     await runner.start();
     const tracer = trace.getTracer('test');

@@ -30,6 +30,22 @@ export const platformEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
+  /** Replicas of each JetStream stream this service creates: 1 on one host, 3 on the cluster. */
+  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /**
+   * How long a consumer's lease outlives its holder: the longest a standby replica waits before
+   * taking over the consumers of a replica that died.
+   */
+  CONSUMER_LEASE_TTL_MS: z.coerce.number().int().min(500).default(10_000),
+  /**
+   * Stable name of this replica (a StatefulSet pod name, say). A replica restarted under the same
+   * name takes its leases back at once; without it each process is its own holder and a
+   * restarted one waits one lease TTL. Never give two live replicas the same name.
+   */
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-"')
+    .optional(),
 });
 
 /** The parsed platform variables. */
