@@ -62,8 +62,9 @@ export async function loadOrCreateNatsIdentityKeys(dir: string): Promise<NatsIde
       continue;
     }
     const key = createNatsUserKey();
+    // No newline: a Kubernetes Secret made from the file (`--from-file`) must hold the bare seed.
     // `wx`: never overwrite a seed another process wrote a moment ago.
-    await writeFile(file, `${key.seed}\n`, { mode: 0o600, flag: 'wx' });
+    await writeFile(file, key.seed, { mode: 0o600, flag: 'wx' });
     entries.push([identity, key]);
   }
   return Object.fromEntries(entries) as unknown as NatsIdentityKeys;

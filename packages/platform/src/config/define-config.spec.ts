@@ -73,6 +73,8 @@ describe('config', () => {
   it('accepts a NATS user nkey seed, and refuses anything else without echoing it', () => {
     const seed = `SU${'A'.repeat(56)}`;
     expect(PlatformConfig.load({ ...validEnv, NATS_NKEY_SEED: seed }).NATS_NKEY_SEED).toBe(seed);
+    // A secret file's trailing newline (a Kubernetes Secret made with `echo`) is dropped.
+    expect(PlatformConfig.load({ ...validEnv, NATS_NKEY_SEED: `${seed}\n` }).NATS_NKEY_SEED).toBe(seed);
     const notASeed = 'correct horse battery staple';
     const error = captureError(() => PlatformConfig.load({ ...validEnv, NATS_NKEY_SEED: notASeed }));
     expect(error.issues.map((issue) => issue.path)).toEqual(['NATS_NKEY_SEED']);

@@ -40,6 +40,8 @@ export const platformEnvSchema = z.object({
    */
   NATS_NKEY_SEED: z
     .string()
+    // A secret file's trailing newline (`echo … > seed`) is not part of the seed.
+    .trim()
     .regex(/^SU[A-Z2-7]{56}$/, 'must be a NATS user nkey seed (SU followed by 56 base32 characters)')
     .optional(),
   /** Replicas of each event stream: 1 on one host, 3 on a 3-node JetStream cluster. */
