@@ -92,7 +92,7 @@ async function publishOnce(js: JetStreamClient, value: number): Promise<boolean>
 }
 
 async function readAll(nc: NatsConnection, stream: string): Promise<number[]> {
-  const consumer = await jetstream(nc).consumers.get(stream);
+  const consumer = await untilAccepted(() => jetstream(nc).consumers.get(stream));
   const info = await (await jetstreamManager(nc)).streams.info(stream);
   const values: number[] = [];
   while (values.length < info.state.messages) {
@@ -117,5 +117,21 @@ async function waitForReplicaCurrent(nc: NatsConnection, stream: string, expecte
     if (Date.now() > deadline)
       throw new Error(`replicas of ${stream} not current: ${JSON.stringify(info?.cluster)}`);
     await sleep(200);
+  }
+}
+
+/**
+ * Creating a consumer needs the cluster's meta leader; when the killed node held that role too,
+ * the request times out until the others have elected a new one.
+ */
+async function untilAccepted<T>(attempt: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(200);
+    }
   }
 }
