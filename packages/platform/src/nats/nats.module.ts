@@ -51,8 +51,9 @@ export function natsConnectionOptions(settings: NatsConnectionSettings): Connect
 }
 
 /**
- * Opens the connection: retried forever (a NATS restart must not kill the service; readiness
- * reports it instead), named after the service so `nats server report connections` shows who is who.
+ * Opens the connection: retried forever while the server is unreachable (a NATS restart must not
+ * kill the service; readiness reports it instead), but a server that refuses the credentials fails
+ * start-up at once. Named after the service so `nats server report connections` shows who is who.
  */
 export async function connectNats(config: PlatformConfig, logger: PlatformLogger): Promise<NatsConnection> {
   const options = natsConnectionOptions(config);
