@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { ValidationError, toValidationIssues, type ValidationIssue } from '@tessera/contracts';
 
+const natsUrlSchema = z.url();
+
+/** The servers of a `NATS_URL`: `nats://a:4222,nats://b:4222` → both URLs, blanks dropped. */
+export function natsServerList(natsUrl: string): string[] {
+  return natsUrl
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+}
+
 /**
  * Environment variables every Tessera service reads. Apps extend it
  * (`platformEnvSchema.extend({ ... })`) and pass the result to {@link defineConfig}.
@@ -11,7 +21,31 @@ import { ValidationError, toValidationIssues, type ValidationIssue } from '@tess
 export const platformEnvSchema = z.object({
   /** Service name in logs, traces, the NATS connection name and the RPC queue group. */
   SERVICE_NAME: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lower-case kebab-case'),
-  NATS_URL: z.url(),
+  /** `production` turns development defaults into start-up errors (e.g. NATS without credentials). */
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /**
+   * One NATS server URL, or several separated by commas (the nodes of a cluster): the client
+   * connects to any of them and fails over to the others. See {@link natsServerList}.
+   */
+  NATS_URL: z.string().refine(
+    (value) => {
+      const urls = natsServerList(value);
+      return urls.length > 0 && urls.every((url) => natsUrlSchema.safeParse(url).success);
+    },
+    { message: 'Invalid URL: expected a URL or a comma-separated list of URLs' },
+  ),
+  /**
+   * This service's NATS nkey seed (`SU…`): its identity in the permissions table. The server
+   * config holds only the public key. Required with `NODE_ENV=production`; never logged.
+   */
+  NATS_NKEY_SEED: z
+    .string()
+    // A secret file's trailing newline (`echo … > seed`) is not part of the seed.
+    .trim()
+    .regex(/^SU[A-Z2-7]{56}$/, 'must be a NATS user nkey seed (SU followed by 56 base32 characters)')
+    .optional(),
+  /** Replicas of each event stream: 1 on one host, 3 on a 3-node JetStream cluster. */
+  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /**
    * Prefix for every subject, stream and consumer (`<prefix>.rpc.…`); tests use it to isolate runs
    * on one server. Letters and digits only: the eventstore's `Namespace` takes the same value.
@@ -30,8 +64,6 @@ export const platformEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
-  /** Replicas of each JetStream stream this service creates: 1 on one host, 3 on the cluster. */
-  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /**
    * How long a consumer's lease outlives its holder: the longest a standby replica waits before
    * taking over the consumers of a replica that died.
