@@ -30,11 +30,20 @@ export async function openDataSource(databaseUrl: string, schema: string): Promi
 }
 
 export async function openHarness(
-  options: { clock?: Clock; withDatabase?: boolean; servers?: TestEnvironmentOptions; streamReplicas?: number } = {},
+  options: {
+    clock?: Clock;
+    withDatabase?: boolean;
+    servers?: TestEnvironmentOptions;
+    streamReplicas?: number;
+  } = {},
 ): Promise<Harness> {
   const env = await useTestEnvironment(options.servers);
   // Reconnect for ever: fault tests restart the server under a live connection.
-  const nc = await connect({ ...env.natsConnectionOptions, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const nc = await connect({
+    ...env.natsConnectionOptions,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
   const store = new EventStore({
     connection: nc,
     registry: counterRegistry,
