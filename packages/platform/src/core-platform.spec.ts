@@ -59,8 +59,9 @@ describe('the core platform without NATS or a database', () => {
   });
 
   it('starts and loads nothing of NATS, the event store or Nest microservices', async () => {
-    const report = await waitFor('the module report', () =>
-      /forbidden modules resolved: (.*)/.exec(service.recentOutput()),
+    const report = await waitFor(
+      'the module report',
+      () => /forbidden modules resolved: (.*)/.exec(service.recentOutput()) ?? undefined,
     );
     expect(JSON.parse(report[1] ?? 'null')).toEqual([]);
     // stdout (logs) and stderr (the report) are separate pipes: either may arrive first.

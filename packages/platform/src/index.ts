@@ -1,5 +1,5 @@
 // `@tessera/platform`: what every process can use, the miner agent included. Nothing here may
-// import NATS, the event store or @nestjs/microservices: those live in `./messaging.ts`
+// import NATS, the event store or @nestjs/microservices: those live in `./messaging/`
 // (`@tessera/platform/messaging`), and the lint config enforces the split.
 export * from './config/define-config.js';
 export * from './config/config.module.js';

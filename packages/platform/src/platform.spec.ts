@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { MessagingConfig } from './config/define-config.js';
 import { HealthRegistry } from './health/health-registry.js';
-import { MessagingModule } from './messaging.module.js';
+import { MessagingModule } from './messaging/messaging.module.js';
 import { PlatformModule } from './platform.module.js';
 import { RpcClient } from './rpc/rpc-client.js';
 import { RpcHandler } from './rpc/rpc-handler.decorator.js';

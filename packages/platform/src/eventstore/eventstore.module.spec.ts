@@ -8,7 +8,7 @@ import { EventStore } from '@tessera/eventstore';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessagingConfig } from '../config/define-config.js';
-import { MessagingModule } from '../messaging.module.js';
+import { MessagingModule } from '../messaging/messaging.module.js';
 import { PlatformModule } from '../platform.module.js';
 
 describe('EventStoreModule (through MessagingModule)', () => {

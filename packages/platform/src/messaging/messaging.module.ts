@@ -1,9 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { configView } from './config/config.module.js';
-import { MessagingConfig } from './config/define-config.js';
-import { EventStoreModule, type EventStoreModuleOptions } from './eventstore/eventstore.module.js';
-import { NatsModule } from './nats/nats.module.js';
-import { RpcModule } from './rpc/rpc.module.js';
+import { configView } from '../config/config.module.js';
+import { MessagingConfig } from '../config/define-config.js';
+import { EventStoreModule, type EventStoreModuleOptions } from '../eventstore/eventstore.module.js';
+import { NatsModule } from '../nats/nats.module.js';
+import { RpcModule } from '../rpc/rpc.module.js';
 
 /** Options for {@link MessagingModule.forRoot}: the event store's. */
 export type MessagingModuleOptions = EventStoreModuleOptions;
