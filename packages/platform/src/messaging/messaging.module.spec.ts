@@ -7,12 +7,12 @@ import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { MessagingConfig } from './config/define-config.js';
-import { HealthRegistry } from './health/health-registry.js';
-import { MessagingModule } from './messaging/messaging.module.js';
-import { PlatformModule } from './platform.module.js';
-import { RpcClient } from './rpc/rpc-client.js';
-import { RpcHandler } from './rpc/rpc-handler.decorator.js';
+import { MessagingConfig } from '../config/define-config.js';
+import { HealthRegistry } from '../health/health-registry.js';
+import { MessagingModule } from './messaging.module.js';
+import { PlatformModule } from '../platform.module.js';
+import { RpcClient } from '../rpc/rpc-client.js';
+import { RpcHandler } from '../rpc/rpc-handler.decorator.js';
 
 const Settle = defineRpc({
   subject: 'rpc.billing.settle',
