@@ -1,5 +1,5 @@
 import { type INestApplication } from '@nestjs/common';
-import { type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { type SpanProcessor } from '@opentelemetry/sdk-trace';
 import {
   parseEnv,
   platformEnvSchema,

@@ -12,7 +12,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { SpanKind } from '@opentelemetry/api';
 import {
   EventRegistry,
@@ -195,7 +195,7 @@ describe('typed request/reply through Nest microservices over NATS', () => {
   beforeAll(async () => {
     stopTelemetry = startTelemetry({
       serviceName: 'rpc-spec',
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
+      spanProcessors: [new SimpleSpanProcessor({ exporter })],
       autoInstrument: false,
     });
     env = await useTestEnvironment();
