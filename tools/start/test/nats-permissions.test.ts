@@ -25,7 +25,7 @@ import {
 } from '@tessera/contracts';
 import { findFreePort } from '@tessera/devservers';
 import { EventStore } from '@tessera/eventstore';
-import { RpcClient } from '@tessera/platform';
+import { RpcClient } from '@tessera/platform/messaging';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppProcess, type AppProcess } from './app-process.js';

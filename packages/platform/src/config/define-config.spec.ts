@@ -1,8 +1,15 @@
 import { isValidationError, type ValidationError } from '@tessera/contracts';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigModule } from './config.module.js';
-import { defineConfig, natsServerList, PlatformConfig, platformEnvSchema } from './define-config.js';
+import { APP_CONFIG_VALUE, ConfigModule, configView } from './config.module.js';
+import {
+  defineConfig,
+  MessagingConfig,
+  messagingEnvSchema,
+  natsServerList,
+  PlatformConfig,
+  platformEnvSchema,
+} from './define-config.js';
 
 const validEnv = {
   SERVICE_NAME: 'billing',
@@ -10,7 +17,7 @@ const validEnv = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tessera',
 };
 
-class BillingConfig extends defineConfig(platformEnvSchema.extend({ PRICE_TABLE: z.string().min(1) })) {}
+class BillingConfig extends defineConfig(messagingEnvSchema.extend({ PRICE_TABLE: z.string().min(1) })) {}
 
 function captureError(fn: () => unknown): ValidationError {
   try {
@@ -55,28 +62,51 @@ describe('config', () => {
     ).toThrow(/SERVICE_NAME/);
     const module = ConfigModule.forRoot(BillingConfig, { env: { ...validEnv, PRICE_TABLE: 'v1' } });
     expect(module.global).toBe(true);
-    expect(module.exports).toEqual([BillingConfig, PlatformConfig]);
+    expect(module.exports).toEqual([APP_CONFIG_VALUE, BillingConfig, PlatformConfig]);
+  });
+
+  it('asks a process without NATS for no NATS variable, and declares NODE_ENV (default development)', () => {
+    const config = PlatformConfig.load({ SERVICE_NAME: 'miner-agent' });
+    expect(config.NODE_ENV).toBe('development');
+    expect(config).not.toHaveProperty('NATS_URL');
+    const error = captureError(() =>
+      PlatformConfig.load({ SERVICE_NAME: 'miner-agent', NODE_ENV: 'staging' }),
+    );
+    expect(error.issues.map((issue) => issue.path)).toEqual(['NODE_ENV']);
+  });
+
+  it('a config view fails naming the variable the app schema left out', () => {
+    // An app that imports MessagingModule but built its config from the platform schema alone.
+    class NoNatsConfig extends defineConfig(platformEnvSchema) {}
+    const appValue = NoNatsConfig.load({ ...validEnv });
+    const view = configView(MessagingConfig);
+    const error = captureError(() => view.useFactory(appValue));
+    expect(error.issues.map((issue) => issue.path)).toEqual(['NATS_URL']);
+
+    const good = view.useFactory(BillingConfig.load({ ...validEnv, PRICE_TABLE: 'v1' })) as MessagingConfig;
+    expect(good.NATS_URL).toBe(validEnv.NATS_URL);
+    expect(good).not.toHaveProperty('PRICE_TABLE');
   });
 
   it('takes several NATS servers, comma-separated, and names NATS_URL when one of them is not a URL', () => {
-    const config = PlatformConfig.load({
+    const config = MessagingConfig.load({
       ...validEnv,
       NATS_URL: 'nats://n1:4222,nats://n2:4222 , nats://n3:4222',
     });
     expect(natsServerList(config.NATS_URL)).toEqual(['nats://n1:4222', 'nats://n2:4222', 'nats://n3:4222']);
     for (const bad of ['nats://n1:4222,n2 4222', ',']) {
-      const error = captureError(() => PlatformConfig.load({ ...validEnv, NATS_URL: bad }));
+      const error = captureError(() => MessagingConfig.load({ ...validEnv, NATS_URL: bad }));
       expect(error.issues.map((issue) => issue.path)).toEqual(['NATS_URL']);
     }
   });
 
   it('accepts a NATS user nkey seed, and refuses anything else without echoing it', () => {
     const seed = `SU${'A'.repeat(56)}`;
-    expect(PlatformConfig.load({ ...validEnv, NATS_NKEY_SEED: seed }).NATS_NKEY_SEED).toBe(seed);
+    expect(MessagingConfig.load({ ...validEnv, NATS_NKEY_SEED: seed }).NATS_NKEY_SEED).toBe(seed);
     // A secret file's trailing newline (a Kubernetes Secret made with `echo`) is dropped.
-    expect(PlatformConfig.load({ ...validEnv, NATS_NKEY_SEED: `${seed}\n` }).NATS_NKEY_SEED).toBe(seed);
+    expect(MessagingConfig.load({ ...validEnv, NATS_NKEY_SEED: `${seed}\n` }).NATS_NKEY_SEED).toBe(seed);
     const notASeed = 'correct horse battery staple';
-    const error = captureError(() => PlatformConfig.load({ ...validEnv, NATS_NKEY_SEED: notASeed }));
+    const error = captureError(() => MessagingConfig.load({ ...validEnv, NATS_NKEY_SEED: notASeed }));
     expect(error.issues.map((issue) => issue.path)).toEqual(['NATS_NKEY_SEED']);
     expect(error.message).not.toContain(notASeed);
   });

@@ -12,8 +12,9 @@ export function natsServerList(natsUrl: string): string[] {
 }
 
 /**
- * Environment variables every Tessera service reads. Apps extend it
- * (`platformEnvSchema.extend({ ... })`) and pass the result to {@link defineConfig}.
+ * Environment variables every Tessera process reads, the miner agent included. Apps extend it
+ * (`platformEnvSchema.extend({ ... })`), or {@link messagingEnvSchema} when they talk over NATS,
+ * and pass the result to {@link defineConfig}.
  *
  * This file imports no Nest code on purpose: the bootstrap helper parses the config before
  * telemetry starts, and telemetry must start before Nest, pg and http are loaded.
@@ -21,8 +22,42 @@ export function natsServerList(natsUrl: string): string[] {
 export const platformEnvSchema = z.object({
   /** Service name in logs, traces, the NATS connection name and the RPC queue group. */
   SERVICE_NAME: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lower-case kebab-case'),
-  /** `production` turns development defaults into start-up errors (e.g. NATS without credentials). */
+  /** Declared here only: apps read it from their config (e.g. to refuse development defaults in production). */
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** Optional because some processes (the miner agent) have no database. */
+  DATABASE_URL: z.url().optional(),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
+    .default('public'),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
+  /** Replicas of each JetStream stream this service creates: 1 on one host, 3 on the cluster. */
+  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /**
+   * How long a consumer's lease outlives its holder: the longest a standby replica waits before
+   * taking over the consumers of a replica that died.
+   */
+  CONSUMER_LEASE_TTL_MS: z.coerce.number().int().min(500).default(10_000),
+  /**
+   * Stable name of this replica (a StatefulSet pod name, say). A replica restarted under the same
+   * name takes its leases back at once; without it each process is its own holder and a
+   * restarted one waits one lease TTL. Never give two live replicas the same name.
+   */
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-"')
+    .optional(),
+});
+
+/**
+ * The platform's variables plus those of the NATS connection, for services that import
+ * `MessagingModule` from `@tessera/platform/messaging`. Kept apart so a process without NATS
+ * (the miner agent) is not asked for a `NATS_URL`.
+ */
+export const messagingEnvSchema = platformEnvSchema.extend({
   /**
    * One NATS server URL, or several separated by commas (the nodes of a cluster): the client
    * connects to any of them and fails over to the others. See {@link natsServerList}.
@@ -44,8 +79,6 @@ export const platformEnvSchema = z.object({
     .trim()
     .regex(/^SU[A-Z2-7]{56}$/, 'must be a NATS user nkey seed (SU followed by 56 base32 characters)')
     .optional(),
-  /** Replicas of each event stream: 1 on one host, 3 on a 3-node JetStream cluster. */
-  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /**
    * Prefix for every subject, stream and consumer (`<prefix>.rpc.…`); tests use it to isolate runs
    * on one server. Letters and digits only: the eventstore's `Namespace` takes the same value.
@@ -54,34 +87,12 @@ export const platformEnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9]*$/, 'may only hold letters and digits')
     .default(''),
-  /** Optional because some processes (the miner agent) have no database. */
-  DATABASE_URL: z.url().optional(),
-  DATABASE_SCHEMA: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
-    .default('public'),
-  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
-  SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
-  /**
-   * How long a consumer's lease outlives its holder: the longest a standby replica waits before
-   * taking over the consumers of a replica that died.
-   */
-  CONSUMER_LEASE_TTL_MS: z.coerce.number().int().min(500).default(10_000),
-  /**
-   * Stable name of this replica (a StatefulSet pod name, say). A replica restarted under the same
-   * name takes its leases back at once; without it each process is its own holder and a
-   * restarted one waits one lease TTL. Never give two live replicas the same name.
-   */
-  INSTANCE_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-"')
-    .optional(),
 });
 
 /** The parsed platform variables. */
 export type PlatformEnv = z.output<typeof platformEnvSchema>;
+/** The parsed platform and NATS variables. */
+export type MessagingEnv = z.output<typeof messagingEnvSchema>;
 
 /** What a config class was made from: any zod object schema over string variables. */
 export type EnvSchema = z.ZodObject;
@@ -174,3 +185,6 @@ export function toRawEnv(value: object): RawEnv {
 
 /** The platform's own view of the config; platform modules inject this, apps inject their own class. */
 export class PlatformConfig extends defineConfig(platformEnvSchema) {}
+
+/** The messaging modules' view of the config (NATS connection, RPC, event store). */
+export class MessagingConfig extends defineConfig(messagingEnvSchema) {}

@@ -11,7 +11,7 @@ import {
   type NatsServerHandle,
 } from '@tessera/devservers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformConfig, type RawEnv } from '../config/define-config.js';
+import { MessagingConfig, type RawEnv } from '../config/define-config.js';
 import { createLogger } from '../logging/logger.js';
 import { connectNats, natsConnectionOptions } from './nats.module.js';
 
@@ -68,7 +68,7 @@ describe('connectNats against a server with generated permissions', () => {
   });
 
   const config = (env: RawEnv) =>
-    PlatformConfig.load({ SERVICE_NAME: 'billing', NATS_URL: server.url, ...env });
+    MessagingConfig.load({ SERVICE_NAME: 'billing', NATS_URL: server.url, ...env });
 
   it('connects as the identity of NATS_NKEY_SEED, gets replies on its own inbox, and never logs the seed', async () => {
     const log = captureLogger();

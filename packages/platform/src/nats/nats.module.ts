@@ -6,7 +6,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { inboxPrefix, ValidationError } from '@tessera/contracts';
-import { natsServerList, PlatformConfig, type PlatformEnv } from '../config/define-config.js';
+import { natsServerList, MessagingConfig, type MessagingEnv } from '../config/define-config.js';
 import { HealthRegistry } from '../health/health-registry.js';
 import { ShutdownRegistry } from '../lifecycle/shutdown-registry.js';
 import {
@@ -23,8 +23,8 @@ export const NATS_CONNECTION = Symbol.for('tessera.platform.natsConnection');
 export const InjectNats = (): ParameterDecorator & PropertyDecorator => Inject(NATS_CONNECTION);
 
 /** What a connection's options are made from: the platform config, or a CLI's own variables. */
-export type NatsConnectionSettings = Pick<PlatformEnv, 'NATS_URL' | 'SERVICE_NAME' | 'NODE_ENV'> &
-  Partial<Pick<PlatformEnv, 'NATS_NKEY_SEED'>>;
+export type NatsConnectionSettings = Pick<MessagingEnv, 'NATS_URL' | 'SERVICE_NAME' | 'NODE_ENV'> &
+  Partial<Pick<MessagingEnv, 'NATS_NKEY_SEED'>>;
 
 /**
  * The options every Tessera connection uses (services, and the CLI as `operator`): all servers of
@@ -55,7 +55,7 @@ export function natsConnectionOptions(settings: NatsConnectionSettings): Connect
  * kill the service; readiness reports it instead), but a server that refuses the credentials fails
  * start-up at once. Named after the service so `nats server report connections` shows who is who.
  */
-export async function connectNats(config: PlatformConfig, logger: PlatformLogger): Promise<NatsConnection> {
+export async function connectNats(config: MessagingConfig, logger: PlatformLogger): Promise<NatsConnection> {
   const options = natsConnectionOptions(config);
   const connection = await connect({
     ...options,
@@ -146,7 +146,7 @@ export class NatsModule {
   static forRoot(): DynamicModule {
     const connectionProvider = {
       provide: NATS_CONNECTION,
-      inject: [PlatformConfig, PLATFORM_LOGGER],
+      inject: [MessagingConfig, PLATFORM_LOGGER],
       useFactory: connectNats,
     };
     return {
