@@ -2,3 +2,8 @@ export * from './signed-requests/signed-request-errors.js';
 export * from './signed-requests/signed-message.js';
 export * from './signed-requests/nonce-replay-cache.js';
 export * from './signed-requests/signed-request.js';
+export * from './keys/keys.js';
+export * from './chain/chain-errors.js';
+export * from './chain/subtensor-storage.js';
+export * from './chain/extrinsic-sender.js';
+export * from './chain/weights-commit.js';
