@@ -425,9 +425,9 @@ describe('chain indexer against the subtensor runtime', () => {
       await indexer.waitForLine(new RegExp(`${proposalId}.*weights committed; waiting to reveal`));
       await indexer.kill('SIGKILL');
       indexer = await startIndexer(indexerEnv);
-      // The dead process still holds the writer lease until it lapses: the new one waits, then reveals.
-      await indexer.waitForLine(/another replica holds the weight writer lease; standing by/);
-      await indexer.waitForLine(/revealing a commit made before the restart/);
+      // The dead process holds the writer lease until it lapses (15 s after its last renewal; on a
+      // loaded machine the restart can take that long), so the new one may stand by first.
+      await indexer.waitForLine(/revealing a commit made before the restart/, 90_000);
 
       const outcome = (event: EventEnvelope) =>
         (event.data as { proposalId?: string }).proposalId === proposalId;
@@ -445,6 +445,54 @@ describe('chain indexer against the subtensor runtime', () => {
         [uids['miner1'], 65535],
         [uids['miner2'], 21845],
       ]);
+      expect((await chainEvents()).filter(outcome)).toHaveLength(1);
+      await setCommitReveal(false);
+    },
+  );
+
+  it(
+    'a SIGTERM while a reveal is pending drains within the shutdown grace, and the restarted writer reveals once',
+    { timeout: 150_000 },
+    async () => {
+      await setCommitReveal(true);
+      const proposalId = '0190f5d6-8a4e-7c3b-9d2e-1f0a2b3c4d62';
+      await store.append(streamIdOf('scoring', 'proposal', proposalId), [
+        WeightsProposed.create({
+          proposalId,
+          netuid,
+          versionKey: '0',
+          weights: [
+            { uid: uids['miner1']!, weight: 1 },
+            { uid: uids['miner2']!, weight: 4 },
+          ],
+        }),
+      ]);
+      await indexer.waitForLine(new RegExp(`${proposalId}.*weights committed; waiting to reveal`));
+      // The reveal epoch is blocks away and nothing builds them: only the stop can end the wait.
+      const exit = await indexer.kill('SIGTERM');
+      expect(exit).toEqual({ code: 0, signal: null });
+      const drained = JSON.parse(indexer.output.find((line) => line.includes('"drained"'))!) as {
+        forced: boolean;
+      };
+      expect(drained.forced).toBe(false);
+      expect(indexer.output.join('\n')).not.toContain('drain step failed');
+
+      const outcome = (event: EventEnvelope) =>
+        (event.data as { proposalId?: string }).proposalId === proposalId;
+      expect((await chainEvents()).filter(outcome)).toEqual([]);
+      indexer = await startIndexer(indexerEnv);
+      // The stop released the writer lease; the new process takes it and reveals the stored commit.
+      await indexer.waitForLine(/revealing a commit made before the restart/);
+      const submitted = await eventually(
+        async () => {
+          await chain.newBlocks(4);
+          return (await eventsOfType('chain.WeightsSubmitted')).find(outcome);
+        },
+        90_000,
+        'the weights revealed after the restart',
+      );
+      expect(submitted.data).toMatchObject({ method: 'commitWeights', weights: [16384, 65535] });
+      await chain.newBlocks(2);
       expect((await chainEvents()).filter(outcome)).toHaveLength(1);
       await setCommitReveal(false);
     },
