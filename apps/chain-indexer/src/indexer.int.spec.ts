@@ -551,12 +551,28 @@ describe('chain indexer against the subtensor runtime', () => {
     ).toEqual(before);
   });
 
-  it('resumes from the cursor after the chain connection drops, with no gap and no duplicate', async () => {
+  it('resumes from the cursor after the chain connection drops, with no gap and no duplicate; a proposal waits for the chain', async () => {
     await proxy.close();
     await eventually(
       async () => ((await indexer.ready()).status === 503 ? true : undefined),
       30_000,
       'not ready',
+    );
+    // A proposal that arrives while the chain is unreachable is not failed: it waits in the inbox.
+    const proposalId = '0190f5d6-8a4e-7c3b-9d2e-1f0a2b3c4d70';
+    await store.append(streamIdOf('scoring', 'proposal', proposalId), [
+      WeightsProposed.create({
+        proposalId,
+        netuid,
+        versionKey: '0',
+        weights: [
+          { uid: uids['miner1']!, weight: 1 },
+          { uid: uids['miner2']!, weight: 1 },
+        ],
+      }),
+    ]);
+    await indexer.waitForLine(
+      new RegExp(`${proposalId}.*chain unavailable before sending; proposal back to pending`),
     );
     const payer = account('Miner');
     const deposit = account('Configured/deposit').address;
@@ -592,5 +608,11 @@ describe('chain indexer against the subtensor runtime', () => {
     expect(links.rows[0].n).toBe(links.rows[0].hi);
     expect(indexer.output.join('\n')).toMatch(/chain connection dropped; reconnecting/);
     expect(indexer.output.join('\n')).not.toContain('Validator/hot');
+
+    const outcome = (event: EventEnvelope) =>
+      (event.data as { proposalId?: string }).proposalId === proposalId;
+    const submitted = await waitForEvent(WeightsSubmitted, (data) => data['proposalId'] === proposalId);
+    expect(submitted.data).toMatchObject({ method: 'setWeights', weights: [65535, 65535] });
+    expect((await chainEvents()).filter(outcome)).toHaveLength(1);
   });
 });

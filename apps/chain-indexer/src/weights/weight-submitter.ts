@@ -31,7 +31,14 @@ export interface WeightSubmitterOptions {
 }
 
 /** How a submission ended, for the caller's bookkeeping. */
-export type SubmissionOutcome = 'submitted' | 'failed' | 'unknown' | 'stopped-unsent' | 'stopped-pending';
+export type SubmissionOutcome =
+  | 'submitted'
+  | 'failed'
+  | 'unknown'
+  /** Nothing was sent and the chain is unreachable: back to pending, to be tried again shortly. */
+  | 'deferred'
+  | 'stopped-unsent'
+  | 'stopped-pending';
 
 /** How far a submission got: decides what a stop leaves behind. */
 interface Progress {
@@ -155,6 +162,14 @@ export class WeightSubmitter {
           'stopped while submitting; the next run resumes it',
         );
         return 'stopped-pending';
+      }
+      if (!progress.sent && !progress.commitStored && (!this.api.isConnected || isTransientChainError(err))) {
+        this.log.warn(
+          { proposalId: proposal.proposalId, err },
+          'chain unavailable before sending; proposal back to pending',
+        );
+        await this.inbox.release(proposal.proposalId);
+        return 'deferred';
       }
       const reason = isDispatchError(err) ? err.errorName : 'SubmissionError';
       this.log.warn({ proposalId: proposal.proposalId, reason, err }, 'weights submission failed');

@@ -76,7 +76,7 @@ export class WeightWriter {
           await this.idle.sleep(this.options.idlePollMs ?? 2_000);
           continue;
         }
-        await this.submitter.submit(proposal, signal);
+        if ((await this.submitter.submit(proposal, signal)) === 'deferred') await this.idle.sleep(1_000);
       } catch (err) {
         if (signal.aborted) break;
         this.log.error({ err }, 'weight writer loop failed; retrying');
