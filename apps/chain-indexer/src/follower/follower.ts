@@ -5,7 +5,8 @@ import { type DataSource } from 'typeorm';
 import { derivedEventId } from '../chain/event-id.js';
 import { BlockFactBuilder } from '../chain-events/block-facts.js';
 import { BlockPublisher } from '../chain-events/block-publisher.js';
-import { isEpochBlock, netuidsTouched, selectFacts } from '../chain-events/select-facts.js';
+import { netuidsTouched, selectFacts } from '../chain-events/select-facts.js';
+import { subnetEpochs } from '@tessera/bittensor';
 import { type Tables } from '../database/tables.js';
 import { MetagraphReader, type MetagraphSnapshot } from '../metagraph/metagraph-reader.js';
 import { MetagraphStore } from '../metagraph/metagraph-store.js';
@@ -271,7 +272,8 @@ export class Follower {
     const syncs: MetagraphSnapshot[] = [];
     for (const netuid of this.options.netuids) {
       const tempo = this.tempos.get(netuid);
-      const due = tempo === undefined || touched.has(netuid) || isEpochBlock(block.number, netuid, tempo);
+      const due =
+        tempo === undefined || touched.has(netuid) || subnetEpochs.runsIn(block.number, netuid, tempo);
       if (!due) continue;
       const snapshot = await this.reader.read(block.at, block, netuid);
       syncs.push(snapshot);

@@ -6,6 +6,8 @@ export const IndexerErrorCode = {
   ContinuityBroken: 'chain-indexer.CONTINUITY_BROKEN',
   /** A block's facts already in the event log differ from the ones derived again. */
   BlockFactsMismatch: 'chain-indexer.BLOCK_FACTS_MISMATCH',
+  /** A runtime event lacks an argument (or has one of another form) that this runtime family gives it. */
+  UnexpectedEventShape: 'chain-indexer.UNEXPECTED_EVENT_SHAPE',
 } as const;
 
 /** The chain of indexed blocks would break here: nothing is committed past `expected`. */
@@ -32,6 +34,21 @@ export class BlockFactsMismatchError extends TesseraError<typeof IndexerErrorCod
       { details: { streamId, position, storedId, derivedId: derivedId ?? null } },
     );
   }
+}
+
+/** Raised when a runtime event does not have the shape this runtime family gives it. */
+export class UnexpectedEventShapeError extends TesseraError<typeof IndexerErrorCode.UnexpectedEventShape> {
+  override readonly name = 'UnexpectedEventShapeError';
+
+  constructor(message: string, event: { section: string; method: string; index: number }) {
+    super(IndexerErrorCode.UnexpectedEventShape, message, {
+      details: { event: `${event.section}.${event.method}`, eventIndex: event.index },
+    });
+  }
+}
+
+export function isUnexpectedEventShape(err: unknown): err is UnexpectedEventShapeError {
+  return isTesseraError(err, IndexerErrorCode.UnexpectedEventShape);
 }
 
 export function isContinuityError(err: unknown): err is ContinuityError {
