@@ -28,3 +28,5 @@ export * from './billing/rpc.js';
 export * from './inference/request-completed.js';
 export * from './billing/catalog.js';
 export * from './inference/catalog.js';
+export * from './miner/control-api.js';
+export * from './miner/data-plane.js';
