@@ -7,11 +7,11 @@ import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { EventRecord } from '@polkadot/types/interfaces';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { startChopsticks } from '@tessera/devservers';
+import { raonetChainSpec, startChopsticks } from '@tessera/devservers';
 
 /** Options for {@link startChain}. */
 export interface StartChainOptions {
-  /** Raw chain spec; default `CHAIN_SPEC`, else `../shared/fixtures/subtensor/raonet.json` from the repo root. */
+  /** Raw chain spec; default `CHAIN_SPEC`, else the raonet spec shipped in `@tessera/devservers`. */
   specPath?: string;
   /** Pipe chopsticks' output with a `[chain]` prefix. */
   pipeOutput?: boolean;
@@ -78,10 +78,10 @@ function findRepoRoot(): string {
   }
 }
 
-function resolveSpecPath(given: string | undefined): string {
-  const root = findRepoRoot();
-  const raw = given ?? process.env['CHAIN_SPEC'] ?? '../shared/fixtures/subtensor/raonet.json';
-  const path = isAbsolute(raw) ? raw : resolve(root, raw);
+async function resolveSpecPath(given: string | undefined): Promise<string> {
+  const raw = given ?? process.env['CHAIN_SPEC'];
+  if (raw === undefined) return raonetChainSpec();
+  const path = isAbsolute(raw) ? raw : resolve(findRepoRoot(), raw);
   if (!existsSync(path)) throw new Error(`chain spec not found: ${path}`);
   return path;
 }
@@ -116,7 +116,7 @@ function eventNumber(record: EventRecord, index: number): number {
  * extrinsic builds a block) on a free port, and connects `@polkadot/api` to it.
  */
 export async function startChain(opts: StartChainOptions = {}): Promise<ChainHarness> {
-  const specPath = resolveSpecPath(opts.specPath);
+  const specPath = await resolveSpecPath(opts.specPath);
   const chopsticks = await startChopsticks({
     specPath,
     pipeOutput: opts.pipeOutput ?? false,

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { startChopsticks, type ChopsticksHandle } from '@tessera/devservers';
+import { raonetChainSpec, startChopsticks, type ChopsticksHandle } from '@tessera/devservers';
 
 /** The logging the chain pieces need: pino's `(object, message)` shape. */
 export interface ChainLog {
@@ -14,11 +14,14 @@ export interface ChainLog {
 
 /** Where the chain comes from. */
 export type ChainSource =
-  { kind: 'endpoint'; endpoint: string } | { kind: 'spec'; specPath: string; implicit: boolean };
+  | { kind: 'endpoint'; endpoint: string }
+  | { kind: 'spec'; specPath: string }
+  /** The raonet spec shipped in `@tessera/devservers` (local development, tests). */
+  | { kind: 'shipped-spec' };
 
 /**
- * `CHAIN_ENDPOINT` wins; else `CHAIN_SPEC`; else, outside production, the raonet spec of the
- * shared fixtures (local development with `npm start`). Production without either is an error.
+ * `CHAIN_ENDPOINT` wins; else `CHAIN_SPEC`; else, outside production, the raonet spec shipped
+ * with the project (local development with `npm start`). Production without either is an error.
  */
 export function resolveChainSource(env: {
   CHAIN_ENDPOINT?: string | undefined;
@@ -30,13 +33,12 @@ export function resolveChainSource(env: {
     const specPath = isAbsolute(env.CHAIN_SPEC)
       ? env.CHAIN_SPEC
       : resolve(repoRootOr(process.cwd()), env.CHAIN_SPEC);
-    return { kind: 'spec', specPath, implicit: false };
+    return { kind: 'spec', specPath };
   }
   if (env.NODE_ENV === 'production') {
     throw new Error('CHAIN_ENDPOINT (or CHAIN_SPEC) is required when NODE_ENV=production');
   }
-  const specPath = resolve(repoRootOr(process.cwd()), '../shared/fixtures/subtensor/raonet.json');
-  return { kind: 'spec', specPath, implicit: true };
+  return { kind: 'shipped-spec' };
 }
 
 /** The monorepo root above `from` (the package.json declaring workspaces), or `from` itself. */
@@ -147,18 +149,18 @@ export class ChainConnection {
 
   private async endpoint(): Promise<string> {
     if (this.source.kind === 'endpoint') return this.source.endpoint;
-    if (this.source.implicit) {
+    let specPath: string;
+    if (this.source.kind === 'shipped-spec') {
+      specPath = await raonetChainSpec();
       this.log.info(
-        { specPath: this.source.specPath },
-        'neither CHAIN_ENDPOINT nor CHAIN_SPEC set: starting a local chain with chopsticks (development only)',
+        { specPath },
+        'neither CHAIN_ENDPOINT nor CHAIN_SPEC set: starting the shipped raonet chain with chopsticks (development only)',
       );
     } else {
-      this.log.info(
-        { specPath: this.source.specPath },
-        'starting a local chain with chopsticks from CHAIN_SPEC',
-      );
+      specPath = this.source.specPath;
+      this.log.info({ specPath }, 'starting a local chain with chopsticks from CHAIN_SPEC');
     }
-    this.chopsticks = await startChopsticks({ specPath: this.source.specPath });
+    this.chopsticks = await startChopsticks({ specPath });
     return this.chopsticks.endpoint;
   }
 
