@@ -22,7 +22,7 @@ import { connect } from '@nats-io/transport-node';
 import { v7 as uuidv7 } from 'uuid';
 import { CreditAccount, GrantCredit, OpenAccount } from '@tessera/contracts';
 import { startNatsServer, startPostgres } from '@tessera/devservers';
-import { RpcClient } from '@tessera/platform';
+import { RpcClient } from '@tessera/platform/messaging';
 import { BillingModule } from '../dist/app.module.js';
 import { AccountService } from '../dist/accounts/account.service.js';
 

@@ -3,14 +3,13 @@ import { Inject, Injectable, Module, type DynamicModule, type OnModuleInit } fro
 import { EventRegistry, eventContracts, systemClock, type Clock } from '@tessera/contracts';
 import { eventStoreEntities, type ProjectionRunner } from '@tessera/eventstore';
 import {
-  EventStoreModule,
   InjectLogger,
   PlatformModule,
-  ProjectionHost,
   type LoggingModuleOptions,
   type PlatformLogger,
   type RawEnv,
 } from '@tessera/platform';
+import { MessagingModule, ProjectionHost } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
 import { AccountRow, ApiKeyRow, GrantRow } from './accounts/account-directory.entity.js';
 import { accountDirectoryProjection } from './accounts/account-directory.projection.js';
@@ -115,7 +114,7 @@ export class BillingModule {
           // Tables follow the entities; a migration set replaces this before the schema must evolve in place.
           database: { entities: billingEntities, synchronize: true },
         }),
-        EventStoreModule.forRoot({ registry: new EventRegistry(eventContracts) }),
+        MessagingModule.forRoot({ registry: new EventRegistry(eventContracts) }),
       ],
       providers: [
         { provide: CLOCK, useValue: options.clock ?? systemClock },

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { EventRegistry, eventContracts } from '@tessera/contracts';
 import { eventStoreEntities } from '@tessera/eventstore';
-import { EventStoreModule, PlatformModule } from '@tessera/platform';
+import { PlatformModule } from '@tessera/platform';
+import { MessagingModule } from '@tessera/platform/messaging';
 import { ChainIndexerConfig } from './config.js';
 import { ChainIndexerSchema1767225600000 } from './database/schema.migration.js';
 import { IndexerService } from './indexer.service.js';
@@ -13,7 +14,7 @@ import { MetagraphRpc } from './metagraph/metagraph.rpc.js';
       config: ChainIndexerConfig,
       database: { entities: eventStoreEntities, migrations: [ChainIndexerSchema1767225600000] },
     }),
-    EventStoreModule.forRoot({ registry: new EventRegistry(eventContracts) }),
+    MessagingModule.forRoot({ registry: new EventRegistry(eventContracts) }),
   ],
   providers: [IndexerService, MetagraphRpc],
 })

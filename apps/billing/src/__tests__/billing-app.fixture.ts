@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { EventRegistry, eventContracts, type Clock, type PendingEvent } from '@tessera/contracts';
 import { EventStore } from '@tessera/eventstore';
-import { RpcClient } from '@tessera/platform';
+import { RpcClient } from '@tessera/platform/messaging';
 import { type TestEnvironment } from '@tessera/testkit';
 import { expect } from 'vitest';
 import { DataSource } from 'typeorm';

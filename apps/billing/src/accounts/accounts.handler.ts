@@ -7,7 +7,7 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { utcDay } from '../shared/tokens.js';
 import { allowanceLeft } from './account.decider.js';
 import { AccountService } from './account.service.js';

@@ -12,7 +12,7 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
 import { AccountService, BILLING_SECRETS } from '../accounts/account.service.js';
 import { type ApiKeyState } from '../accounts/account.state.js';

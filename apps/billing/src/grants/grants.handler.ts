@@ -6,7 +6,7 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { chargeFingerprint } from '../accounts/account.decider.js';
 import { AccountService } from '../accounts/account.service.js';
 import { gpuCharge } from '../prices/price-book.decider.js';

@@ -7,7 +7,7 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
 import { AccountService } from '../accounts/account.service.js';
 

@@ -7,11 +7,11 @@ import { EventRegistry, allStreams } from '@tessera/contracts';
 import { EventStore } from '@tessera/eventstore';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformConfig } from '../config/define-config.js';
+import { MessagingConfig } from '../config/define-config.js';
+import { MessagingModule } from '../messaging/messaging.module.js';
 import { PlatformModule } from '../platform.module.js';
-import { EventStoreModule } from './eventstore.module.js';
 
-describe('EventStoreModule', () => {
+describe('EventStoreModule (through MessagingModule)', () => {
   let env: TestEnvironment;
   let app: INestApplication;
 
@@ -20,7 +20,7 @@ describe('EventStoreModule', () => {
     @Module({
       imports: [
         PlatformModule.forRoot({
-          config: PlatformConfig,
+          config: MessagingConfig,
           env: {
             SERVICE_NAME: 'billing',
             NATS_URL: env.natsUrl,
@@ -29,7 +29,7 @@ describe('EventStoreModule', () => {
           },
           logging: { destination: new Writable({ write: (_chunk, _encoding, done) => done() }) },
         }),
-        EventStoreModule.forRoot({ registry: new EventRegistry() }),
+        MessagingModule.forRoot({ registry: new EventRegistry() }),
       ],
     })
     class AppModule {}

@@ -17,7 +17,7 @@ import {
   type Upcaster,
 } from '@tessera/eventstore';
 import { DataSource } from 'typeorm';
-import { PlatformConfig } from '../config/define-config.js';
+import { MessagingConfig } from '../config/define-config.js';
 import { HealthRegistry, stalledConsumerIndicator } from '../health/health-registry.js';
 import { ShutdownRegistry } from '../lifecycle/shutdown-registry.js';
 import { InjectLogger, type PlatformLogger } from '../logging/index.js';
@@ -107,8 +107,8 @@ export class EventStoreModule {
   static forRoot(options: EventStoreModuleOptions): DynamicModule {
     const store = {
       provide: EventStore,
-      inject: [NATS_CONNECTION, PlatformConfig],
-      useFactory: (connection: NatsConnection, config: PlatformConfig) =>
+      inject: [NATS_CONNECTION, MessagingConfig],
+      useFactory: (connection: NatsConnection, config: MessagingConfig) =>
         new EventStore({
           connection,
           registry: options.registry,

@@ -1,7 +1,7 @@
 import { Injectable, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { type NatsConnection } from '@nats-io/transport-node';
-import { PlatformConfig } from '../config/define-config.js';
+import { MessagingConfig } from '../config/define-config.js';
 import { ShutdownRegistry } from '../lifecycle/shutdown-registry.js';
 import { InjectLogger, PLATFORM_LOGGER, type PlatformLogger } from '../logging/index.js';
 import { NATS_CONNECTION } from '../nats/nats.module.js';
@@ -52,14 +52,14 @@ export class RpcModule {
   static forRoot(): DynamicModule {
     const client = {
       provide: RpcClient,
-      inject: [NATS_CONNECTION, PlatformConfig],
-      useFactory: (connection: NatsConnection, config: PlatformConfig) =>
+      inject: [NATS_CONNECTION, MessagingConfig],
+      useFactory: (connection: NatsConnection, config: MessagingConfig) =>
         new RpcClient(connection, { subjectPrefix: config.NATS_SUBJECT_PREFIX }),
     };
     const server = {
       provide: RpcServer,
-      inject: [NATS_CONNECTION, PlatformConfig, PLATFORM_LOGGER],
-      useFactory: (connection: NatsConnection, config: PlatformConfig, logger: PlatformLogger) =>
+      inject: [NATS_CONNECTION, MessagingConfig, PLATFORM_LOGGER],
+      useFactory: (connection: NatsConnection, config: MessagingConfig, logger: PlatformLogger) =>
         new RpcServer(connection, {
           queueGroup: config.SERVICE_NAME,
           subjectPrefix: config.NATS_SUBJECT_PREFIX,

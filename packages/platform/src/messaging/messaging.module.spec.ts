@@ -2,16 +2,17 @@ import { Writable } from 'node:stream';
 import { Injectable, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { defineRpc, type RpcParsedRequestOf, type RpcResponseOf } from '@tessera/contracts';
+import { defineRpc, EventRegistry, type RpcParsedRequestOf, type RpcResponseOf } from '@tessera/contracts';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { PlatformConfig } from './config/define-config.js';
-import { HealthRegistry } from './health/health-registry.js';
-import { PlatformModule } from './platform.module.js';
-import { RpcClient } from './rpc/rpc-client.js';
-import { RpcHandler } from './rpc/rpc-handler.decorator.js';
+import { MessagingConfig } from '../config/define-config.js';
+import { HealthRegistry } from '../health/health-registry.js';
+import { MessagingModule } from './messaging.module.js';
+import { PlatformModule } from '../platform.module.js';
+import { RpcClient } from '../rpc/rpc-client.js';
+import { RpcHandler } from '../rpc/rpc-handler.decorator.js';
 
 const Settle = defineRpc({
   subject: 'rpc.billing.settle',
@@ -39,7 +40,7 @@ function appModule(env: TestEnvironment, databaseSchema: string): unknown {
   @Module({
     imports: [
       PlatformModule.forRoot({
-        config: PlatformConfig,
+        config: MessagingConfig,
         env: {
           SERVICE_NAME: 'billing',
           NATS_URL: env.natsUrl,
@@ -52,6 +53,7 @@ function appModule(env: TestEnvironment, databaseSchema: string): unknown {
         logging: { destination: silent },
         database: { entities: [] },
       }),
+      MessagingModule.forRoot({ registry: new EventRegistry(), ensureStreams: false }),
     ],
     providers: [SettlementRpc],
   })
@@ -59,7 +61,7 @@ function appModule(env: TestEnvironment, databaseSchema: string): unknown {
   return AppModule;
 }
 
-describe('platform module in a Nest app', () => {
+describe('platform and messaging modules in a Nest app', () => {
   let env: TestEnvironment;
   let app: INestApplication;
   let baseUrl: string;
