@@ -342,6 +342,40 @@ describe('miner-agent process: signed control API, engines, data plane', () => {
     expect(agent.process.exitInfo()).toEqual({ code: 0, signal: null });
     expect(isAlive(enginePid!)).toBe(false);
   });
+
+  it('leaves no engine behind when it is killed (kill -9)', async () => {
+    const doomed = await startMinerAgent({
+      MINER_HOTKEY_SEED: '//AgentMiner',
+      ALLOWED_VALIDATOR_HOTKEYS: validator.address,
+      GPUS: '1xcpu:0',
+      MODEL_CACHE_DIR: `${models.dir}/cache`,
+    });
+    try {
+      const client = new SignedControlClient(doomed.baseUrl, validator, miner.address);
+      const answer = await client.post(
+        '/instances',
+        launch('inst-e', { engine: { name: 'llama-server', args: [] } }),
+      );
+      expect(answer.status).toBe(202);
+      const ready = await eventually(
+        async () => instanceStatusSchema.parse((await client.get('/instances/inst-e')).body),
+        (current) => current.state !== 'starting',
+      );
+      expect(ready.state).toBe('ready');
+      const [enginePid] = await childPids(doomed.process.pid);
+      expect(enginePid).toBeDefined();
+      await doomed.process.kill('SIGKILL');
+      // The kernel signals the engine when its parent dies (setpriv --pdeathsig).
+      expect(
+        await eventually(
+          async () => isAlive(enginePid!),
+          (alive) => !alive,
+        ),
+      ).toBe(false);
+    } finally {
+      await doomed.stop();
+    }
+  });
 });
 
 /** Pids of the processes whose parent is `pid` (the agent's engine processes). */

@@ -18,10 +18,13 @@ export async function buildEngines(
   llama: () => Promise<Llama>,
   logger: Logger,
 ): Promise<Engine[]> {
+  const setpriv = await findOnPath('setpriv');
+  if (!setpriv) logger.warn('setpriv (util-linux) not found: command engines would outlive a killed agent');
   const command = (template: CommandTemplate): Engine =>
     new CommandEngine({
       template,
       logger,
+      ...(setpriv ? { setpriv } : {}),
       ...(config.ENGINE_READY_TIMEOUT_MS === undefined
         ? {}
         : { readyTimeoutMs: config.ENGINE_READY_TIMEOUT_MS }),

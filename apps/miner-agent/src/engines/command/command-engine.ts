@@ -17,6 +17,13 @@ export interface CommandEngineOptions {
   logger: Logger;
   /** Overrides the template's readiness timeout. */
   readyTimeoutMs?: number;
+  /**
+   * Run the engine under util-linux's `setpriv --pdeathsig SIGTERM` (this path): the kernel then
+   * signals the engine when the agent dies, even by SIGKILL, so no engine is left holding its
+   * GPUs and port for nobody. Undefined where `setpriv` is missing (the engine then outlives a
+   * killed agent).
+   */
+  setpriv?: string;
 }
 
 /**
@@ -57,13 +64,15 @@ export class CommandEngine implements Engine {
 
     const ready = (async () => {
       const port = await freePort();
-      const [command, ...commandArgs] = template.command;
+      const engineCommand = [...template.command, ...template.args(launch, port)];
+      const setpriv = this.options.setpriv;
+      const [command, ...args] = setpriv
+        ? [setpriv, '--pdeathsig', 'SIGTERM', '--', ...engineCommand]
+        : engineCommand;
       if (command === undefined) throw new EngineFailure(`the ${template.name} template has no command`);
-      const args = [...commandArgs, ...template.args(launch, port)];
       logger.info({ command, args }, 'starting engine');
       child = spawn(command, args, {
-        // stdin stays an open pipe: engines that watch it exit when the agent dies.
-        stdio: ['pipe', 'pipe', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
         env: { ...process.env, ...template.env(launch) },
       });

@@ -68,7 +68,6 @@ export function llamaServerTemplate(command: readonly string[] | undefined): Com
   const standIn = [
     process.execPath,
     fileURLToPath(new URL('../llama/llama-server.main.js', import.meta.url)),
-    '--exit-with-parent',
   ];
   return {
     name: 'llama-server',

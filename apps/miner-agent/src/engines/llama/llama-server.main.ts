@@ -16,36 +16,22 @@ function integer(name: string, value: string | undefined, fallback: number): num
   return Number(value);
 }
 
+const options = {
+  model: { type: 'string', short: 'm' },
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '8080' },
+  alias: { type: 'string', short: 'a' },
+  parallel: { type: 'string' },
+  'ctx-size': { type: 'string', short: 'c' },
+  threads: { type: 'string', short: 't' },
+  embeddings: { type: 'boolean' },
+} as const;
+
 async function main(): Promise<void> {
-  const { values, tokens } = parseArgs({
-    options: {
-      model: { type: 'string', short: 'm' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8080' },
-      alias: { type: 'string', short: 'a' },
-      parallel: { type: 'string' },
-      'ctx-size': { type: 'string', short: 'c' },
-      threads: { type: 'string', short: 't' },
-      embeddings: { type: 'boolean' },
-      'exit-with-parent': { type: 'boolean' },
-    },
-    // llama-server has many flags (GPU layers, batch sizes…) that mean nothing here: ignore them.
-    strict: false,
-    tokens: true,
-  });
-  const known = new Set([
-    'model',
-    'host',
-    'port',
-    'alias',
-    'parallel',
-    'ctx-size',
-    'threads',
-    'embeddings',
-    'exit-with-parent',
-  ]);
+  // llama-server has many flags (GPU layers, batch sizes…) that mean nothing here: ignore them.
+  const { values, tokens } = parseArgs({ options, strict: false, tokens: true });
   const ignored = tokens.flatMap((token) =>
-    token.kind === 'option' && !known.has(token.name) ? [token.rawName] : [],
+    token.kind === 'option' && !(token.name in options) ? [token.rawName] : [],
   );
   if (ignored.length > 0) logger.warn({ ignored }, 'ignoring unsupported flags');
   const modelPath = typeof values.model === 'string' ? values.model : undefined;
@@ -86,11 +72,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  // The miner-agent holds our stdin open; when it dies (even by SIGKILL) the pipe closes, and an
-  // engine left behind would hold its GPUs and port for nobody.
-  if (values['exit-with-parent'] === true) {
-    process.stdin.on('end', () => stop('parent exited')).resume();
-  }
 }
 
 main().catch((err: unknown) => {
