@@ -100,19 +100,29 @@ export class ControlApi {
   }
 
   private async answer(method: string, path: string, body: Buffer): Promise<Answer> {
-    const id = /^\/instances\/([^/]+)$/.exec(path)?.[1];
     const { instances } = this.options;
-    if (path === '/capacity' && method === 'GET') return { status: 200, body: await this.capacity() };
-    if (path === '/instances' && method === 'GET')
-      return { status: 200, body: { instances: instances.list() } };
-    if (path === '/instances' && method === 'POST') {
-      const request = parseOrThrow(MinerControlApi.launchInstance.request, parseJson(body), 'launch request');
-      return { status: 202, body: instances.launch(request) };
+    // One handler per route of the contract's table: the paths the scheduler calls are the ones served.
+    const handlers: { [Name in keyof typeof MinerControlApi]: (instanceId: string) => Promise<Answer> } = {
+      capacity: async () => ({ status: 200, body: await this.capacity() }),
+      listInstances: async () => ({ status: 200, body: { instances: instances.list() } }),
+      launchInstance: async () => {
+        const request = parseOrThrow(
+          MinerControlApi.launchInstance.request,
+          parseJson(body),
+          'launch request',
+        );
+        return { status: 202, body: instances.launch(request) };
+      },
+      getInstance: async (instanceId) => ({ status: 200, body: instances.get(instanceId) }),
+      stopInstance: async (instanceId) => ({ status: 200, body: await instances.stop(instanceId) }),
+    };
+    for (const name of Object.keys(handlers) as (keyof typeof MinerControlApi)[]) {
+      const route = MinerControlApi[name];
+      const instanceId = route.method === method ? matchPath(route.path, path) : undefined;
+      if (instanceId !== undefined) return handlers[name](instanceId);
     }
-    if (id !== undefined && method === 'GET') return { status: 200, body: instances.get(id) };
-    if (id !== undefined && method === 'DELETE') return { status: 200, body: await instances.stop(id) };
     return {
-      status: 405,
+      status: 404,
       body: errorBody({ code: ErrorCode.NotFound, message: `no route ${method} ${path}` }),
     };
   }
@@ -135,6 +145,14 @@ export class ControlApi {
     this.options.logger.error({ err }, 'control request failed');
     return { status: 500, body: errorBody({ code: ErrorCode.Internal, message: 'internal error' }) };
   }
+}
+
+/** The `:instanceId` of `path` under `pattern` ('' for a route without one), or undefined when it does not match. */
+function matchPath(pattern: string, path: string): string | undefined {
+  if (!pattern.includes(':instanceId')) return pattern === path ? '' : undefined;
+  const [prefix = ''] = pattern.split(':instanceId');
+  const rest = path.startsWith(prefix) ? path.slice(prefix.length) : '';
+  return rest !== '' && !rest.includes('/') ? rest : undefined;
 }
 
 function parseJson(body: Buffer): unknown {
