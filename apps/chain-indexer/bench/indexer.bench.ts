@@ -17,8 +17,8 @@ import { EventRegistry, eventContracts } from '@tessera/contracts';
 import { startNatsServer, startPostgres } from '@tessera/devservers';
 import { EventStore } from '@tessera/eventstore';
 import { startChain } from '@tessera/testkit';
+import { pino } from 'pino';
 import { DataSource } from 'typeorm';
-import { type ChainLog } from '../src/chain/chain-connection.js';
 import { schemaDdl, tablesIn } from '../src/database/tables.js';
 import { Follower } from '../src/follower/follower.js';
 import { MetagraphReader } from '../src/metagraph/metagraph-reader.js';
@@ -30,12 +30,7 @@ const EMPTY_BLOCKS = Number(process.env['BENCH_EMPTY_BLOCKS'] ?? 200);
 const ROUNDS = 3;
 const NEURONS = 256;
 
-const quiet: ChainLog = {
-  info: () => undefined,
-  debug: () => undefined,
-  warn: () => undefined,
-  error: (o, m) => console.error(m, o),
-};
+const quiet = pino({ level: 'error' });
 const median = (values: number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const round2 = (value: number): number => Math.round(value * 100) / 100;

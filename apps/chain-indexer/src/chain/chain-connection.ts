@@ -3,14 +3,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { raonetChainSpec, startChopsticks, type ChopsticksHandle } from '@tessera/devservers';
-
-/** The logging the chain pieces need: pino's `(object, message)` shape. */
-export interface ChainLog {
-  info(object: Record<string, unknown>, message: string): void;
-  warn(object: Record<string, unknown>, message: string): void;
-  error(object: Record<string, unknown>, message: string): void;
-  debug(object: Record<string, unknown>, message: string): void;
-}
+import { type Logger } from 'pino';
+import { retryUntilStopped } from '../shared/stoppable-retry.js';
 
 /** Where the chain comes from. */
 export type ChainSource =
@@ -51,11 +45,6 @@ function repoRootOr(from: string): string {
   }
 }
 
-/** Backoff for reconnects: 0.5 s doubling to 30 s. */
-export function reconnectDelayMs(attempt: number): number {
-  return Math.min(30_000, 500 * 2 ** Math.min(attempt, 10));
-}
-
 /**
  * One `@polkadot/api` connection to subtensor. Connects in the background with backoff (an
  * unreachable endpoint makes the service not ready, never crashes it) and says why in the log;
@@ -66,13 +55,14 @@ export class ChainConnection {
   private apiPromise: Promise<ApiPromise> | undefined;
   private chopsticks: ChopsticksHandle | undefined;
   private stopped = false;
+  private readonly stopping = new AbortController();
   private reconnecting = false;
   private lastError: string | undefined = 'not connected yet';
   private connected = false;
 
   constructor(
     private readonly source: ChainSource,
-    private readonly log: ChainLog,
+    private readonly log: Logger,
   ) {}
 
   /** Resolves with the API once the first connection is made (retrying until then). */
@@ -89,6 +79,7 @@ export class ChainConnection {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort(new Error('chain connection closed'));
     if (this.apiPromise) {
       const api = await Promise.race([
         this.apiPromise.catch(() => undefined),
@@ -164,27 +155,37 @@ export class ChainConnection {
     return this.chopsticks.endpoint;
   }
 
-  /** Connects, retrying with backoff until connected or closed. */
+  /** Connects, retrying with backoff (0.5 s growing to 30 s) until connected or closed. */
   private async reconnect(provider: WsProvider, endpoint: string): Promise<void> {
-    if (this.reconnecting) return;
+    if (this.reconnecting || this.stopped) return;
     this.reconnecting = true;
     try {
-      for (let attempt = 0; !this.stopped && !provider.isConnected; attempt += 1) {
-        try {
-          await provider.connect();
-          await waitConnected(provider, 5_000);
-          return;
-        } catch (err) {
-          const delay = reconnectDelayMs(attempt);
-          this.lastError = `chain endpoint ${endpoint} unreachable: ${describe(err)}`;
-          this.log.warn(
-            { endpoint, attempt: attempt + 1, retryInMs: delay, reason: describe(err) },
-            'chain endpoint unreachable; retrying',
-          );
-          await provider.disconnect().catch(() => undefined);
-          await new Promise((r) => setTimeout(r, delay));
-        }
-      }
+      await retryUntilStopped(
+        async () => {
+          if (provider.isConnected) return;
+          try {
+            await provider.connect();
+            await waitConnected(provider, 5_000);
+          } catch (err) {
+            await provider.disconnect().catch(() => undefined);
+            throw err;
+          }
+        },
+        this.stopping.signal,
+        {
+          initialDelayMs: 500,
+          maxDelayMs: 30_000,
+          onRetry: (err, attempt, delayMs) => {
+            this.lastError = `chain endpoint ${endpoint} unreachable: ${describe(err)}`;
+            this.log.warn(
+              { endpoint, attempt, retryInMs: Math.round(delayMs), reason: describe(err) },
+              'chain endpoint unreachable; retrying',
+            );
+          },
+        },
+      );
+    } catch (err) {
+      if (!this.stopped) throw err;
     } finally {
       this.reconnecting = false;
     }

@@ -12,7 +12,8 @@ export interface WeightsCommitInput {
   weights: readonly number[];
   /** u16 values only the committer knows until the reveal. */
   salt: readonly number[];
-  versionKey: number | bigint;
+  /** u64, as a number, bigint or decimal string. */
+  versionKey: number | bigint | string;
 }
 
 // SCALE encoding needs no chain metadata for these primitive types.
