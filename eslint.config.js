@@ -68,8 +68,9 @@ const layering = {
     // First match wins: the messaging folders of the platform before the platform itself.
     'boundaries/elements': [
       {
+        // The RPC benchmark exercises the messaging side too.
         type: 'platform-messaging',
-        pattern: 'packages/platform/src/{nats,rpc,eventstore,lease,messaging}',
+        pattern: ['packages/platform/src/{nats,rpc,eventstore,lease,messaging}', 'packages/platform/bench'],
         partialMatch: false,
       },
       { type: 'platform', pattern: 'packages/platform', partialMatch: false },

@@ -129,12 +129,9 @@ export class BillingModule {
         PriceBookService,
         BillingProjections,
         GrantSweeper,
-        AccountsHandler,
-        ApiKeysHandler,
-        GrantsHandler,
-        PricesHandler,
-        StatementsHandler,
       ],
+      // @RpcHandler methods are Nest message handlers, which Nest serves from controllers.
+      controllers: [AccountsHandler, ApiKeysHandler, GrantsHandler, PricesHandler, StatementsHandler],
     };
   }
 }

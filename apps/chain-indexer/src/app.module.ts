@@ -16,6 +16,7 @@ import { MetagraphRpc } from './metagraph/metagraph.rpc.js';
     }),
     MessagingModule.forRoot({ registry: new EventRegistry(eventContracts) }),
   ],
-  providers: [IndexerService, MetagraphRpc],
+  providers: [IndexerService],
+  controllers: [MetagraphRpc],
 })
 export class AppModule {}

@@ -9,6 +9,8 @@ export * from './health/health-registry.js';
 export * from './health/health.controller.js';
 export * from './health/health.module.js';
 export * from './lifecycle/shutdown-registry.js';
+export * from './lifecycle/transport-registry.js';
+export * from './lifecycle/create-app.js';
 export * from './database/database.module.js';
 export * from './platform.module.js';
 export * from './bootstrap.js';

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Controller } from '@nestjs/common';
 import {
   BillingErrorCode,
   ErrorCode,
@@ -21,7 +21,7 @@ import { type BillingSecrets } from '../config.js';
 const unauthorized = () => new TesseraError(ErrorCode.Unauthorized, 'invalid API key');
 
 /** Issue, list, revoke and verify API keys. */
-@Injectable()
+@Controller()
 export class ApiKeysHandler {
   constructor(
     private readonly accounts: AccountService,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
   ChargeGpuUsage,
   GrantCredit,
@@ -15,7 +15,7 @@ import { billingErrors } from '../shared/errors.js';
 import { utcDay } from '../shared/tokens.js';
 
 /** Grants for the proxy, their settlement, and charges without a grant. */
-@Injectable()
+@Controller()
 export class GrantsHandler {
   constructor(
     private readonly accounts: AccountService,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
   GetPriceBook,
   SetGpuPrice,
@@ -13,7 +13,7 @@ import { PriceBookService } from './price-book.service.js';
 const OPERATOR = 'operator:rpc';
 
 /** The operator's price book over request/reply. */
-@Injectable()
+@Controller()
 export class PricesHandler {
   constructor(private readonly prices: PriceBookService) {}
 

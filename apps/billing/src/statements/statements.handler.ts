@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
   ExportStatement,
   GetUsage,
@@ -25,7 +25,7 @@ interface EntryRow {
 const csvField = (value: string): string => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
 
 /** Usage summaries, ledger history and CSV statements, read from the projections. */
-@Injectable()
+@Controller()
 export class StatementsHandler {
   constructor(
     private readonly dataSource: DataSource,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
   ErrorCode,
   GetMetagraph,
@@ -14,7 +14,7 @@ import { tablesIn } from '../database/tables.js';
 import { MetagraphStore } from './metagraph-store.js';
 
 /** Answers metagraph questions from the projection: no chain round trip. */
-@Injectable()
+@Controller()
 export class MetagraphRpc {
   private readonly store: MetagraphStore;
 

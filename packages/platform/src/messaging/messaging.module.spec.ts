@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
-import { Injectable, Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { defineRpc, EventRegistry, type RpcParsedRequestOf, type RpcResponseOf } from '@tessera/contracts';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { MessagingConfig } from '../config/define-config.js';
 import { HealthRegistry } from '../health/health-registry.js';
+import { createApp } from '../lifecycle/create-app.js';
 import { MessagingModule } from './messaging.module.js';
 import { PlatformModule } from '../platform.module.js';
 import { RpcClient } from '../rpc/rpc-client.js';
@@ -23,7 +23,7 @@ const Settle = defineRpc({
 /** Records when the slow handler finished, to compare with when the app finished closing. */
 const timeline: string[] = [];
 
-@Injectable()
+@Controller()
 class SettlementRpc {
   @RpcHandler(Settle)
   async settle(request: RpcParsedRequestOf<typeof Settle>): Promise<RpcResponseOf<typeof Settle>> {
@@ -55,7 +55,7 @@ function appModule(env: TestEnvironment, databaseSchema: string): unknown {
       }),
       MessagingModule.forRoot({ registry: new EventRegistry(), ensureStreams: false }),
     ],
-    providers: [SettlementRpc],
+    controllers: [SettlementRpc],
   })
   class AppModule {}
   return AppModule;
@@ -71,7 +71,7 @@ describe('platform and messaging modules in a Nest app', () => {
 
   beforeAll(async () => {
     env = await useTestEnvironment();
-    app = await NestFactory.create(appModule(env, databaseSchema) as never, { logger: false });
+    app = await createApp(appModule(env, databaseSchema), { logger: false });
     await app.listen(0, '127.0.0.1');
     baseUrl = await app.getUrl();
     callerConnection = await connect({ servers: env.natsUrl });
