@@ -171,6 +171,10 @@ describe('llama engine (in-process llama.cpp, OpenAI-compatible)', () => {
     await expect(
       client.completions.create({ model: MODEL, prompt: 'hello '.repeat(300), max_tokens: 4 }),
     ).rejects.toMatchObject({ status: 400, code: 'context_length_exceeded', param: 'prompt' });
+    // A stream that cannot start is refused with its status, before any byte of a 200 stream.
+    await expect(
+      client.completions.create({ model: MODEL, prompt: 'hello '.repeat(300), max_tokens: 4, stream: true }),
+    ).rejects.toMatchObject({ status: 400, code: 'context_length_exceeded' });
     // The engine still answers afterwards.
     expect((await chat(client)).choices[0]?.finish_reason).toBe('length');
   });

@@ -178,12 +178,7 @@ export function createOpenAiHandler(options: OpenAiServerOptions): Handler {
       return;
     }
 
-    // Refuse a prompt that cannot fit before the stream starts, so the client gets a real 400.
-    if (promptTokens >= host.contextSize) {
-      throw openAiErrors.contextLengthExceeded(promptTokens, host.contextSize, job.promptParam);
-    }
     const sse = new SseWriter(res);
-    sse.start();
     const chunk = (choices: object[], usage?: Usage): object => ({
       id,
       object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
@@ -192,21 +187,35 @@ export function createOpenAiHandler(options: OpenAiServerOptions): Handler {
       choices,
       ...(usage === undefined ? {} : { usage }),
     });
-    // A chat stream announces the assistant's role first, as OpenAI's does.
-    if (kind === 'chat') await sse.send(chunk([choice('', null, true)]));
+    // The stream (status 200) begins with the first piece of text: a refusal before it (busy,
+    // prompt too long) is still a plain error status, which lets a router try another instance.
+    let started = false;
+    const begin = async (): Promise<void> => {
+      if (started) return;
+      started = true;
+      sse.start();
+      // A chat stream announces the assistant's role first, as OpenAI's does.
+      if (kind === 'chat') await sse.send(chunk([choice('', null, true)]));
+    };
     try {
-      const result = await host.generate(
-        job.input,
-        (piece) => sse.send(chunk([choice(piece, null, false)])),
-        signal,
+      const result = await withContextParam(job.promptParam, () =>
+        host.generate(
+          job.input,
+          async (piece) => {
+            await begin();
+            await sse.send(chunk([choice(piece, null, false)]));
+          },
+          signal,
+        ),
       );
+      await begin();
       await sse.send(chunk([choice('', result.finishReason, false)]));
       if (job.includeUsage) await sse.send(chunk([], usageOf(promptTokens, result.completionTokens)));
       await sse.done();
     } catch (err) {
+      if (!started) throw err;
       // The status line is gone: say it in the stream, as OpenAI does, and end cleanly.
-      const failure = toOpenAiError(err, logger);
-      await sse.send(failure.toBody());
+      await sse.send(toOpenAiError(err, logger).toBody());
       await sse.done();
     }
   }
