@@ -17,8 +17,6 @@ export const MinerErrorCode = {
   InstanceConflict: 'miner.INSTANCE_CONFLICT',
   /** The miner does not offer the requested engine. */
   EngineUnavailable: 'miner.ENGINE_UNAVAILABLE',
-  /** Data plane: the instance is not ready (starting, failed or stopped). */
-  InstanceNotReady: 'miner.INSTANCE_NOT_READY',
 } as const;
 
 /**
