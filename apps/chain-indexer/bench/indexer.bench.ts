@@ -23,7 +23,8 @@ import { EventStore } from '@tessera/eventstore';
 import { startChain } from '@tessera/testkit';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
-import { schemaDdl, tablesIn } from '../src/database/tables.js';
+import { chainIndexerMigrations } from '../src/database/schema.migration.js';
+import { tablesIn } from '../src/database/tables.js';
 import { Follower } from '../src/follower/follower.js';
 import { MetagraphReader } from '../src/metagraph/metagraph-reader.js';
 import { MetagraphStore } from '../src/metagraph/metagraph-store.js';
@@ -57,10 +58,19 @@ async function freshApi(): Promise<ApiPromise> {
 }
 
 async function dataSourceFor(schema: string): Promise<DataSource> {
-  const dataSource = new DataSource({ type: 'postgres', url: postgres.url, schema });
+  const setup = new DataSource({ type: 'postgres', url: postgres.url });
+  await setup.initialize();
+  await setup.query(`create schema if not exists "${schema}"`);
+  await setup.destroy();
+  // The indexer's own migrations, as the service runs them.
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: postgres.url,
+    schema,
+    migrations: chainIndexerMigrations,
+    migrationsRun: true,
+  });
   await dataSource.initialize();
-  await dataSource.query(`create schema if not exists "${schema}"`);
-  for (const statement of schemaDdl(schema)) await dataSource.query(statement);
   return dataSource;
 }
 

@@ -5,7 +5,7 @@ import { EventRegistry, eventContracts } from '@tessera/contracts';
 import { EventStore } from '@tessera/eventstore';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
-import { ChainIndexerSchema1767225600000 } from '../database/schema.migration.js';
+import { chainIndexerMigrations } from '../database/schema.migration.js';
 import { tablesIn } from '../database/tables.js';
 import { type BlockSource } from '../follower/block-source.js';
 import { Follower, type FollowerOptions } from '../follower/follower.js';
@@ -37,7 +37,7 @@ export async function openFollower(options: FollowerFixtureOptions): Promise<Fol
     type: 'postgres',
     url: options.databaseUrl,
     schema: options.schema,
-    migrations: [ChainIndexerSchema1767225600000],
+    migrations: chainIndexerMigrations,
   });
   await dataSource.initialize();
   await dataSource.runMigrations();
