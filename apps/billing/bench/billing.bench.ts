@@ -16,13 +16,13 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { NestFactory } from '@nestjs/core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { v7 as uuidv7 } from 'uuid';
 import { CreditAccount, GrantCredit, OpenAccount } from '@tessera/contracts';
 import { startNatsServer, startPostgres } from '@tessera/devservers';
-import { RpcClient } from '@tessera/platform';
+import { createApp } from '@tessera/platform';
+import { RpcClient } from '@tessera/platform/messaging';
 import { BillingModule } from '../dist/app.module.js';
 import { AccountService } from '../dist/accounts/account.service.js';
 
@@ -34,7 +34,7 @@ const GRANT_CALLS = 2_000;
 const nats = await startNatsServer();
 const postgres = await startPostgres({ fastUnsafe: true });
 const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
-const app = await NestFactory.create(
+const app = await createApp(
   BillingModule.forRoot({
     env: {
       SERVICE_NAME: 'billing',
@@ -51,7 +51,6 @@ const app = await NestFactory.create(
   }),
   { logger: false },
 );
-await app.init();
 const nc = await connect({ servers: nats.url, noAsyncTraces: true });
 const rpc = new RpcClient(nc);
 const accounts = app.get(AccountService);

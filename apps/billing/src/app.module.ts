@@ -3,14 +3,13 @@ import { Inject, Injectable, Module, type DynamicModule, type OnModuleInit } fro
 import { EventRegistry, Streams, eventContracts, systemClock, type Clock } from '@tessera/contracts';
 import { eventStoreMigrations, type ConsumerRunner } from '@tessera/eventstore';
 import {
-  EventStoreModule,
   InjectLogger,
   PlatformModule,
-  ProjectionHost,
   type LoggingModuleOptions,
   type PlatformLogger,
   type RawEnv,
 } from '@tessera/platform';
+import { MessagingModule, ProjectionHost } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
 import { AccountRow, ApiKeyRow, GrantRow } from './accounts/account-directory.entity.js';
 import { accountDirectoryProjection } from './accounts/account-directory.projection.js';
@@ -114,7 +113,7 @@ export class BillingModule {
           // Tables follow the entities; a migration set replaces this before the schema must evolve in place.
           database: { entities: billingEntities, synchronize: true, migrations: eventStoreMigrations },
         }),
-        EventStoreModule.forRoot({
+        MessagingModule.forRoot({
           registry: new EventRegistry(eventContracts),
           writes: [Streams.BILLING],
           operations: 'billing',
@@ -133,12 +132,9 @@ export class BillingModule {
         PriceBookService,
         BillingProjections,
         GrantSweeper,
-        AccountsHandler,
-        ApiKeysHandler,
-        GrantsHandler,
-        PricesHandler,
-        StatementsHandler,
       ],
+      // @RpcHandler methods are Nest message handlers, which Nest serves from controllers.
+      controllers: [AccountsHandler, ApiKeysHandler, GrantsHandler, PricesHandler, StatementsHandler],
     };
   }
 }

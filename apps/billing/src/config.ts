@@ -1,11 +1,10 @@
-import { defineConfig, platformEnvSchema } from '@tessera/platform/config';
+import { defineConfig, messagingEnvSchema } from '@tessera/platform/config';
 import { z } from 'zod';
 
 const nonNegativeInteger = z.string().regex(/^(0|[1-9][0-9]*)$/, 'must be a non-negative integer');
 
 /** Billing's environment. Secrets have no defaults in production; see `resolveSecrets`. */
-export const billingEnvSchema = platformEnvSchema.extend({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+export const billingEnvSchema = messagingEnvSchema.extend({
   /**
    * Mnemonic or 0x-hex seed the deposit addresses derive from (`<seed>//tessera//deposit//<accountId>`).
    * Required in production; never logged.

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { EventRegistry, Streams, eventContracts } from '@tessera/contracts';
 import { eventStoreMigrations } from '@tessera/eventstore';
-import { EventStoreModule, PlatformModule } from '@tessera/platform';
+import { PlatformModule } from '@tessera/platform';
+import { MessagingModule } from '@tessera/platform/messaging';
 import { ChainIndexerConfig } from './config.js';
 import {
   ChainIndexerConsumerNames1796083200001,
@@ -23,12 +24,13 @@ import { MetagraphRpc } from './metagraph/metagraph.rpc.js';
         ],
       },
     }),
-    EventStoreModule.forRoot({
+    MessagingModule.forRoot({
       registry: new EventRegistry(eventContracts),
       writes: [Streams.CHAIN],
       operations: 'chain',
     }),
   ],
-  providers: [IndexerService, MetagraphRpc],
+  providers: [IndexerService],
+  controllers: [MetagraphRpc],
 })
 export class AppModule {}

@@ -1,4 +1,4 @@
-import { defineConfig, platformEnvSchema } from '@tessera/platform/config';
+import { defineConfig, messagingEnvSchema } from '@tessera/platform/config';
 import { z } from 'zod';
 
 const ss58 = /^[1-9A-HJ-NP-Za-km-z]{46,48}$/;
@@ -18,7 +18,7 @@ const commaSeparated = z
  * The chain indexer's environment. The secret (`VALIDATOR_SEED`) lives only here and in the
  * keyring it builds; nothing logs the config object.
  */
-export const chainIndexerEnvSchema = platformEnvSchema.extend({
+export const chainIndexerEnvSchema = messagingEnvSchema.extend({
   /** ws(s):// endpoint of a subtensor node (archive node for backfills older than ~256 blocks). */
   CHAIN_ENDPOINT: z
     .string()
@@ -26,7 +26,6 @@ export const chainIndexerEnvSchema = platformEnvSchema.extend({
     .optional(),
   /** A raw chain spec to run locally in chopsticks instead of connecting to CHAIN_ENDPOINT. */
   CHAIN_SPEC: z.string().min(1).optional(),
-  NODE_ENV: z.string().default('development'),
   /** First block to index on the very first start; default: the finalized head at that moment. */
   START_BLOCK: z.coerce.number().int().min(1).optional(),
   /** Subnets whose metagraph is kept and whose neuron/axon/stake/weights events are indexed; empty = events of every subnet, no metagraph. */

@@ -11,7 +11,7 @@ import {
 } from '@tessera/contracts';
 import { findFreePort } from '@tessera/devservers';
 import { EventStore } from '@tessera/eventstore';
-import { RpcClient } from '@tessera/platform';
+import { RpcClient } from '@tessera/platform/messaging';
 import { startChain, useTestEnvironment, type ChainHarness, type TestEnvironment } from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,14 +1,8 @@
 import { hostname } from 'node:os';
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { EventStore } from '@tessera/eventstore';
-import { Lease } from '@tessera/platform';
-import {
-  HealthRegistry,
-  InjectLogger,
-  ProjectionHost,
-  ShutdownRegistry,
-  type PlatformLogger,
-} from '@tessera/platform';
+import { Lease, ProjectionHost } from '@tessera/platform/messaging';
+import { HealthRegistry, InjectLogger, ShutdownRegistry, type PlatformLogger } from '@tessera/platform';
 import { DataSource } from 'typeorm';
 import { ChainConnection, resolveChainSource } from './chain/chain-connection.js';
 import { ChainIndexerConfig } from './config.js';

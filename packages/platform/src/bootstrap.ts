@@ -1,5 +1,5 @@
 import { type INestApplication } from '@nestjs/common';
-import { type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { type SpanProcessor } from '@opentelemetry/sdk-trace';
 import {
   parseEnv,
   platformEnvSchema,
@@ -44,7 +44,7 @@ export interface RunningService {
  * ```
  *
  * `main.ts` must not import Nest, pg or the app module statically: this module imports none of
- * them, starts telemetry first, and only then loads them, so the http and pg instrumentations see
+ * them (it loads `createApp` lazily too), starts telemetry first, and only then loads them, so the http and pg instrumentations see
  * every module load. Import from `@tessera/platform/bootstrap`, not the package root (which loads Nest).
  *
  * On SIGTERM/SIGINT the app closes gracefully within `SHUTDOWN_GRACE_MS` (see `ShutdownRegistry`)
@@ -76,11 +76,11 @@ export async function bootstrapService(options: BootstrapOptions): Promise<Runni
   const logger = createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
 
   try {
-    const [{ NestFactory }, rootModule] = await Promise.all([import('@nestjs/core'), options.module()]);
-    const app = await NestFactory.create(rootModule as Parameters<typeof NestFactory.create>[0], {
-      logger: new NestPinoLogger(logger),
-      abortOnError: false,
-    });
+    const [{ createApp }, rootModule] = await Promise.all([
+      import('./lifecycle/create-app.js'),
+      options.module(),
+    ]);
+    const app = await createApp(rootModule, { logger: new NestPinoLogger(logger), abortOnError: false });
     const port = config.HTTP_PORT;
     await app.listen(port);
     logger.info({ port }, 'service started');

@@ -1,3 +1,6 @@
+// `@tessera/platform`: what every process can use, the miner agent included. Nothing here may
+// import NATS, the event store or @nestjs/microservices: those live in `./messaging/`
+// (`@tessera/platform/messaging`), and the lint config enforces the split.
 export * from './config/define-config.js';
 export * from './config/config.module.js';
 export * from './logging/index.js';
@@ -6,15 +9,8 @@ export * from './health/health-registry.js';
 export * from './health/health.controller.js';
 export * from './health/health.module.js';
 export * from './lifecycle/shutdown-registry.js';
-export * from './nats/nats.module.js';
-export * from './rpc/rpc-wire.js';
-export * from './rpc/rpc-client.js';
-export * from './rpc/rpc-server.js';
-export * from './rpc/rpc-handler.decorator.js';
-export * from './rpc/rpc.module.js';
+export * from './lifecycle/transport-registry.js';
+export * from './lifecycle/create-app.js';
 export * from './database/database.module.js';
 export * from './platform.module.js';
 export * from './bootstrap.js';
-export * from './eventstore/eventstore.module.js';
-// The lease lives with the event store (consumers elect their active replica with it).
-export { Lease, type LeaseOptions } from '@tessera/eventstore';

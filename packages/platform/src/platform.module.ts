@@ -5,8 +5,6 @@ import { DatabaseModule, type DatabaseModuleOptions } from './database/database.
 import { HealthModule } from './health/health.module.js';
 import { LifecycleModule } from './lifecycle/shutdown-registry.js';
 import { LoggingModule, type LoggingModuleOptions } from './logging/logging.module.js';
-import { NatsModule } from './nats/nats.module.js';
-import { RpcModule } from './rpc/rpc.module.js';
 
 /** Options for {@link PlatformModule.forRoot}. */
 export interface PlatformModuleOptions {
@@ -20,9 +18,10 @@ export interface PlatformModuleOptions {
 }
 
 /**
- * Everything a Tessera service needs, in one import: config, logging, health, graceful shutdown,
- * the NATS connection and typed RPC, and optionally the database. Each piece is also importable
- * on its own.
+ * What every Tessera process needs, in one import: config, logging, health, graceful shutdown and
+ * optionally the database. It loads nothing of NATS, so it also serves processes that run without
+ * it (the miner agent); services on NATS add `MessagingModule` from `@tessera/platform/messaging`.
+ * Each piece is also importable on its own.
  */
 @Module({})
 export class PlatformModule {
@@ -34,8 +33,6 @@ export class PlatformModule {
         LoggingModule.forRoot(options.logging ?? {}),
         HealthModule,
         LifecycleModule,
-        NatsModule.forRoot(),
-        RpcModule.forRoot(),
         ...(options.database ? [DatabaseModule.forRoot(options.database)] : []),
       ],
     };

@@ -1,11 +1,11 @@
 /** Starts billing in-process against the test run's NATS and Postgres, with helpers the specs share. */
 import { Writable } from 'node:stream';
 import { type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { EventRegistry, eventContracts, type Clock, type PendingEvent } from '@tessera/contracts';
 import { EventStore } from '@tessera/eventstore';
-import { ProjectionHost, RpcClient } from '@tessera/platform';
+import { createApp } from '@tessera/platform';
+import { ProjectionHost, RpcClient } from '@tessera/platform/messaging';
 import { type TestEnvironment } from '@tessera/testkit';
 import { expect } from 'vitest';
 import { DataSource } from 'typeorm';
@@ -42,7 +42,7 @@ export async function startBilling(
   options: { clock?: Clock; extraEnv?: Record<string, string> } = {},
 ): Promise<INestApplication> {
   const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const app = await NestFactory.create(
+  return createApp(
     BillingModule.forRoot({
       env: billingEnv(env, options.extraEnv),
       logging: { destination: silent },
@@ -50,8 +50,6 @@ export async function startBilling(
     }),
     { logger: false },
   );
-  await app.init();
-  return app;
 }
 
 /** The test's own view: a NATS connection, an RPC client, an event store to publish chain/inference events. */

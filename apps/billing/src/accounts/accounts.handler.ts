@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
   ChangeAccountStatus,
   CreditAccount,
@@ -7,7 +7,7 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { utcDay } from '../shared/tokens.js';
 import { allowanceLeft } from './account.decider.js';
 import { AccountService } from './account.service.js';
@@ -15,7 +15,7 @@ import { AccountService } from './account.service.js';
 const OPERATOR = 'operator:rpc';
 
 /** Account lifecycle and balances over request/reply. */
-@Injectable()
+@Controller()
 export class AccountsHandler {
   constructor(private readonly accounts: AccountService) {}
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Controller } from '@nestjs/common';
 import {
   BillingErrorCode,
   ErrorCode,
@@ -12,7 +12,7 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
 import { AccountService, BILLING_SECRETS } from '../accounts/account.service.js';
 import { type ApiKeyState } from '../accounts/account.state.js';
@@ -21,7 +21,7 @@ import { type BillingSecrets } from '../config.js';
 const unauthorized = () => new TesseraError(ErrorCode.Unauthorized, 'invalid API key');
 
 /** Issue, list, revoke and verify API keys. */
-@Injectable()
+@Controller()
 export class ApiKeysHandler {
   constructor(
     private readonly accounts: AccountService,

@@ -13,7 +13,7 @@ import {
   isTesseraError,
   type ApiKeyScope,
 } from '@tessera/contracts';
-import { RpcClient } from '@tessera/platform';
+import { RpcClient } from '@tessera/platform/messaging';
 
 export const USAGE = `tessera-billing <command> [options]   (talks to the running billing service over NATS)
 

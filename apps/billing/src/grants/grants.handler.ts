@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
   ChargeGpuUsage,
   GrantCredit,
@@ -6,7 +6,7 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { chargeFingerprint } from '../accounts/account.decider.js';
 import { AccountService } from '../accounts/account.service.js';
 import { gpuCharge } from '../prices/price-book.decider.js';
@@ -15,7 +15,7 @@ import { billingErrors } from '../shared/errors.js';
 import { utcDay } from '../shared/tokens.js';
 
 /** Grants for the proxy, their settlement, and charges without a grant. */
-@Injectable()
+@Controller()
 export class GrantsHandler {
   constructor(
     private readonly accounts: AccountService,

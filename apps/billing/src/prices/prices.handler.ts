@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
   GetPriceBook,
   SetGpuPrice,
@@ -7,13 +7,13 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { PriceBookService } from './price-book.service.js';
 
 const OPERATOR = 'operator:rpc';
 
 /** The operator's price book over request/reply. */
-@Injectable()
+@Controller()
 export class PricesHandler {
   constructor(private readonly prices: PriceBookService) {}
 

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
   ExportStatement,
   GetUsage,
@@ -7,7 +7,7 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
 import { AccountService } from '../accounts/account.service.js';
 
@@ -25,7 +25,7 @@ interface EntryRow {
 const csvField = (value: string): string => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
 
 /** Usage summaries, ledger history and CSV statements, read from the projections. */
-@Injectable()
+@Controller()
 export class StatementsHandler {
   constructor(
     private readonly dataSource: DataSource,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
   ErrorCode,
   GetMetagraph,
@@ -7,14 +7,14 @@ import {
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { RpcHandler } from '@tessera/platform';
+import { RpcHandler } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
 import { ChainIndexerConfig } from '../config.js';
 import { tablesIn } from '../database/tables.js';
 import { MetagraphStore } from './metagraph-store.js';
 
 /** Answers metagraph questions from the projection: no chain round trip. */
-@Injectable()
+@Controller()
 export class MetagraphRpc {
   private readonly store: MetagraphStore;
 

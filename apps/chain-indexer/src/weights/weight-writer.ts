@@ -20,7 +20,7 @@ import { derivedEventId } from '../chain/event-id.js';
 import { type Tables } from '../database/tables.js';
 import { blocksUntilAllowed, planWeights } from './plan-weights.js';
 import { WakeableSleep } from '../shared/wakeable-sleep.js';
-import { type Lease } from '@tessera/platform';
+import { type Lease } from '@tessera/platform/messaging';
 
 type Proposal = EventDataOf<typeof WeightsProposed>;
 type Query = (...args: unknown[]) => Promise<Codec>;

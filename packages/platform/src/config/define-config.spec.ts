@@ -1,8 +1,14 @@
 import { isValidationError, type ValidationError } from '@tessera/contracts';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigModule } from './config.module.js';
-import { defineConfig, PlatformConfig, platformEnvSchema } from './define-config.js';
+import { APP_CONFIG_VALUE, ConfigModule, configView } from './config.module.js';
+import {
+  defineConfig,
+  MessagingConfig,
+  messagingEnvSchema,
+  PlatformConfig,
+  platformEnvSchema,
+} from './define-config.js';
 
 const validEnv = {
   SERVICE_NAME: 'billing',
@@ -10,7 +16,7 @@ const validEnv = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tessera',
 };
 
-class BillingConfig extends defineConfig(platformEnvSchema.extend({ PRICE_TABLE: z.string().min(1) })) {}
+class BillingConfig extends defineConfig(messagingEnvSchema.extend({ PRICE_TABLE: z.string().min(1) })) {}
 
 function captureError(fn: () => unknown): ValidationError {
   try {
@@ -55,6 +61,29 @@ describe('config', () => {
     ).toThrow(/SERVICE_NAME/);
     const module = ConfigModule.forRoot(BillingConfig, { env: { ...validEnv, PRICE_TABLE: 'v1' } });
     expect(module.global).toBe(true);
-    expect(module.exports).toEqual([BillingConfig, PlatformConfig]);
+    expect(module.exports).toEqual([APP_CONFIG_VALUE, BillingConfig, PlatformConfig]);
+  });
+
+  it('asks a process without NATS for no NATS variable, and declares NODE_ENV (default development)', () => {
+    const config = PlatformConfig.load({ SERVICE_NAME: 'miner-agent' });
+    expect(config.NODE_ENV).toBe('development');
+    expect(config).not.toHaveProperty('NATS_URL');
+    const error = captureError(() =>
+      PlatformConfig.load({ SERVICE_NAME: 'miner-agent', NODE_ENV: 'staging' }),
+    );
+    expect(error.issues.map((issue) => issue.path)).toEqual(['NODE_ENV']);
+  });
+
+  it('a config view fails naming the variable the app schema left out', () => {
+    // An app that imports MessagingModule but built its config from the platform schema alone.
+    class NoNatsConfig extends defineConfig(platformEnvSchema) {}
+    const appValue = NoNatsConfig.load({ ...validEnv });
+    const view = configView(MessagingConfig);
+    const error = captureError(() => view.useFactory(appValue));
+    expect(error.issues.map((issue) => issue.path)).toEqual(['NATS_URL']);
+
+    const good = view.useFactory(BillingConfig.load({ ...validEnv, PRICE_TABLE: 'v1' })) as MessagingConfig;
+    expect(good.NATS_URL).toBe(validEnv.NATS_URL);
+    expect(good).not.toHaveProperty('PRICE_TABLE');
   });
 });

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { ValidationError, toValidationIssues, type ValidationIssue } from '@tessera/contracts';
 
 /**
- * Environment variables every Tessera service reads. Apps extend it
- * (`platformEnvSchema.extend({ ... })`) and pass the result to {@link defineConfig}.
+ * Environment variables every Tessera process reads, the miner agent included. Apps extend it
+ * (`platformEnvSchema.extend({ ... })`), or {@link messagingEnvSchema} when they talk over NATS,
+ * and pass the result to {@link defineConfig}.
  *
  * This file imports no Nest code on purpose: the bootstrap helper parses the config before
  * telemetry starts, and telemetry must start before Nest, pg and http are loaded.
@@ -11,15 +12,8 @@ import { ValidationError, toValidationIssues, type ValidationIssue } from '@tess
 export const platformEnvSchema = z.object({
   /** Service name in logs, traces, the NATS connection name and the RPC queue group. */
   SERVICE_NAME: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lower-case kebab-case'),
-  NATS_URL: z.url(),
-  /**
-   * Prefix for every subject, stream and consumer (`<prefix>.rpc.…`); tests use it to isolate runs
-   * on one server. Letters and digits only: the eventstore's `Namespace` takes the same value.
-   */
-  NATS_SUBJECT_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9]*$/, 'may only hold letters and digits')
-    .default(''),
+  /** Declared here only: apps read it from their config (e.g. to refuse development defaults in production). */
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   /** Optional because some processes (the miner agent) have no database. */
   DATABASE_URL: z.url().optional(),
   DATABASE_SCHEMA: z
@@ -48,8 +42,27 @@ export const platformEnvSchema = z.object({
     .optional(),
 });
 
+/**
+ * The platform's variables plus those of the NATS connection, for services that import
+ * `MessagingModule` from `@tessera/platform/messaging`. Kept apart so a process without NATS
+ * (the miner agent) is not asked for a `NATS_URL`.
+ */
+export const messagingEnvSchema = platformEnvSchema.extend({
+  NATS_URL: z.url(),
+  /**
+   * Prefix for every subject, stream and consumer (`<prefix>.rpc.…`); tests use it to isolate runs
+   * on one server. Letters and digits only: the eventstore's `Namespace` takes the same value.
+   */
+  NATS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9]*$/, 'may only hold letters and digits')
+    .default(''),
+});
+
 /** The parsed platform variables. */
 export type PlatformEnv = z.output<typeof platformEnvSchema>;
+/** The parsed platform and NATS variables. */
+export type MessagingEnv = z.output<typeof messagingEnvSchema>;
 
 /** What a config class was made from: any zod object schema over string variables. */
 export type EnvSchema = z.ZodObject;
@@ -142,3 +155,6 @@ export function toRawEnv(value: object): RawEnv {
 
 /** The platform's own view of the config; platform modules inject this, apps inject their own class. */
 export class PlatformConfig extends defineConfig(platformEnvSchema) {}
+
+/** The messaging modules' view of the config (NATS connection, RPC, event store). */
+export class MessagingConfig extends defineConfig(messagingEnvSchema) {}

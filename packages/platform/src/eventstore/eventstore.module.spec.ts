@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
 import { Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import {
@@ -18,9 +17,11 @@ import { EventStore, eventStoreMigrations } from '@tessera/eventstore';
 import { RpcClient } from '../rpc/rpc-client.js';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformConfig } from '../config/define-config.js';
+import { MessagingConfig } from '../config/define-config.js';
+import { MessagingModule } from '../messaging/messaging.module.js';
+import { createApp } from '../lifecycle/create-app.js';
 import { PlatformModule } from '../platform.module.js';
-import { EventStoreModule, ProjectionHost } from './eventstore.module.js';
+import { ProjectionHost } from './eventstore.module.js';
 import { HealthRegistry } from '../health/health-registry.js';
 
 const Noted = defineEvent({
@@ -52,7 +53,7 @@ class Refuser implements OnModuleInit {
   }
 }
 
-describe('EventStoreModule', () => {
+describe('EventStoreModule (through MessagingModule)', () => {
   let env: TestEnvironment;
   let app: INestApplication;
 
@@ -61,7 +62,7 @@ describe('EventStoreModule', () => {
     @Module({
       imports: [
         PlatformModule.forRoot({
-          config: PlatformConfig,
+          config: MessagingConfig,
           env: {
             SERVICE_NAME: 'billing',
             NATS_URL: env.natsUrl,
@@ -74,7 +75,7 @@ describe('EventStoreModule', () => {
           logging: { destination: new Writable({ write: (_chunk, _encoding, done) => done() }) },
           database: { entities: [], migrations: eventStoreMigrations },
         }),
-        EventStoreModule.forRoot({
+        MessagingModule.forRoot({
           registry: new EventRegistry([Noted]),
           writes: [Streams.BILLING],
           operations: 'billing',
@@ -83,8 +84,7 @@ describe('EventStoreModule', () => {
       providers: [Refuser],
     })
     class AppModule {}
-    app = await NestFactory.create(AppModule, { logger: false });
-    await app.init();
+    app = await createApp(AppModule, { logger: false });
   });
 
   afterAll(async () => {

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import {
+  Controller,
   Inject,
   Injectable,
   Module,
@@ -7,7 +8,7 @@ import {
   type DynamicModule,
   type OnApplicationBootstrap,
   type OnModuleInit,
-  type Provider,
+  type Type,
 } from '@nestjs/common';
 import { type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -29,7 +30,7 @@ import {
   type Upcaster,
 } from '@tessera/eventstore';
 import { DataSource } from 'typeorm';
-import { PlatformConfig } from '../config/define-config.js';
+import { MessagingConfig } from '../config/define-config.js';
 import { HealthRegistry, stalledConsumerIndicator } from '../health/health-registry.js';
 import { ShutdownRegistry } from '../lifecycle/shutdown-registry.js';
 import { InjectLogger, type PlatformLogger } from '../logging/index.js';
@@ -71,7 +72,7 @@ export class ProjectionHost implements OnApplicationBootstrap {
 
   constructor(
     private readonly store: EventStore,
-    private readonly config: PlatformConfig,
+    private readonly config: MessagingConfig,
     private readonly health: HealthRegistry,
     private readonly shutdown: ShutdownRegistry,
     @InjectLogger() private readonly logger: PlatformLogger,
@@ -163,10 +164,11 @@ class EventStoreLifecycle implements OnModuleInit {
 }
 
 /** The operator's dead-letter RPCs for one context, served from the {@link ProjectionHost}. */
-function deadLetterHandlers(context: ContextName): Provider {
+function deadLetterHandlers(context: ContextName): Type {
   const contracts = deadLetterContracts(context);
 
-  @Injectable()
+  // A controller: Nest serves message handlers (what @RpcHandler declares) from controllers only.
+  @Controller()
   class DeadLetterHandlers {
     constructor(private readonly host: ProjectionHost) {}
 
@@ -201,8 +203,8 @@ export class EventStoreModule {
   static forRoot(options: EventStoreModuleOptions): DynamicModule {
     const store = {
       provide: EventStore,
-      inject: [NATS_CONNECTION, PlatformConfig],
-      useFactory: (connection: NatsConnection, config: PlatformConfig) =>
+      inject: [NATS_CONNECTION, MessagingConfig],
+      useFactory: (connection: NatsConnection, config: MessagingConfig) =>
         new EventStore({
           connection,
           registry: options.registry,
@@ -220,8 +222,8 @@ export class EventStoreModule {
         { provide: EVENT_STORE_OPTIONS, useValue: options },
         EventStoreLifecycle,
         ProjectionHost,
-        ...(options.operations ? [deadLetterHandlers(options.operations)] : []),
       ],
+      controllers: options.operations ? [deadLetterHandlers(options.operations)] : [],
       exports: [EventStore, ProjectionHost],
     };
   }

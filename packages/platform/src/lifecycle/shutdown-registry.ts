@@ -2,6 +2,7 @@ import { Global, Injectable, Module, type BeforeApplicationShutdown } from '@nes
 import { PlatformConfig } from '../config/define-config.js';
 import { HealthRegistry } from '../health/health-registry.js';
 import { InjectLogger, type PlatformLogger } from '../logging/index.js';
+import { TransportRegistry } from './transport-registry.js';
 
 /**
  * Drain order on shutdown. Readiness turns false before any of them, then:
@@ -111,7 +112,7 @@ function untilAborted(work: Promise<void>, deadline: AbortSignal, what: string):
   });
 }
 
-/** Provides the {@link ShutdownRegistry} to every module. */
+/** Provides the {@link ShutdownRegistry} and the {@link TransportRegistry} to every module. */
 @Global()
-@Module({ providers: [ShutdownRegistry], exports: [ShutdownRegistry] })
+@Module({ providers: [ShutdownRegistry, TransportRegistry], exports: [ShutdownRegistry, TransportRegistry] })
 export class LifecycleModule {}

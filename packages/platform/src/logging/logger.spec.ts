@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { trace } from '@opentelemetry/api';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { TesseraError } from '@tessera/contracts';
 import { describe, expect, it } from 'vitest';
 import { runWithCorrelationId } from './correlation.js';
@@ -64,7 +64,7 @@ describe('logger', () => {
   it('stamps the correlation id and the active span on every line', () => {
     const out = captureLines();
     const logger = createLogger({ service: 'scorer', destination: out.stream });
-    const tracer = new BasicTracerProvider().getTracer('test');
+    const tracer = new TracerProvider().getTracer('test');
     const span = tracer.startSpan('work');
     // No context manager is registered here, so set the span explicitly through the API.
     const spanContext = span.spanContext();

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { PlatformConfig } from '../config/define-config.js';
+import { MessagingConfig } from '../config/define-config.js';
 import { HealthRegistry } from '../health/health-registry.js';
 import { ShutdownRegistry } from '../lifecycle/shutdown-registry.js';
 import {
@@ -20,7 +20,7 @@ export const InjectNats = (): ParameterDecorator & PropertyDecorator => Inject(N
  * Opens the connection: retried forever (a NATS restart must not kill the service; readiness
  * reports it instead), named after the service so `nats server report connections` shows who is who.
  */
-export async function connectNats(config: PlatformConfig, logger: PlatformLogger): Promise<NatsConnection> {
+export async function connectNats(config: MessagingConfig, logger: PlatformLogger): Promise<NatsConnection> {
   const connection = await connect({
     servers: config.NATS_URL,
     name: config.SERVICE_NAME,
@@ -103,7 +103,7 @@ export class NatsModule {
   static forRoot(): DynamicModule {
     const connectionProvider = {
       provide: NATS_CONNECTION,
-      inject: [PlatformConfig, PLATFORM_LOGGER],
+      inject: [MessagingConfig, PLATFORM_LOGGER],
       useFactory: connectNats,
     };
     return {

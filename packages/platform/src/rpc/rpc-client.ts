@@ -1,12 +1,5 @@
 import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
-import {
-  headers as createHeaders,
-  NoRespondersError,
-  RequestError,
-  TimeoutError,
-  type MsgHdrs,
-  type NatsConnection,
-} from '@nats-io/transport-node';
+import { headers as createHeaders, type NatsConnection } from '@nats-io/transport-node';
 import {
   ErrorCode,
   TesseraError,
@@ -17,7 +10,9 @@ import {
   type RpcResponseOf,
 } from '@tessera/contracts';
 import { injectTraceContext, messagingTracer } from '@tessera/eventstore';
+import { lastValueFrom } from 'rxjs';
 import { currentCorrelationId, newCorrelationId } from '../logging/correlation.js';
+import { RpcClientProxy, type RpcRequestRecord } from './rpc-client-proxy.js';
 import {
   RPC_CORRELATION_HEADER,
   decodeJson,
@@ -41,21 +36,20 @@ export interface RpcClientOptions {
 }
 
 /**
- * Typed request/reply over core NATS. A call returns the parsed response or throws a
- * {@link TesseraError} whose `code` is the handler's error code, `TIMEOUT`, `NO_RESPONDERS`,
- * `VALIDATION_FAILED` (an invalid request, caught here or by the server), `UNAVAILABLE`
- * (connection trouble) or `INTERNAL`.
+ * Typed request/reply over core NATS, through a Nest {@link RpcClientProxy}. A call returns the
+ * parsed response or throws a {@link TesseraError} whose `code` is the handler's error code,
+ * `TIMEOUT`, `NO_RESPONDERS`, `VALIDATION_FAILED` (an invalid request, caught here or by the
+ * server), `UNAVAILABLE` (connection trouble) or `INTERNAL`.
  */
 export class RpcClient {
   private readonly subjectPrefix: string;
   private readonly defaultTimeoutMs: number;
+  private readonly proxy: RpcClientProxy;
 
-  constructor(
-    private readonly connection: NatsConnection,
-    options: RpcClientOptions = {},
-  ) {
+  constructor(connection: NatsConnection, options: RpcClientOptions = {}) {
     this.subjectPrefix = options.subjectPrefix ?? '';
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 5_000;
+    this.proxy = new RpcClientProxy(connection, this.subjectPrefix);
   }
 
   /** Sends `request` to the contract's subject and waits for the typed reply. */
@@ -94,7 +88,8 @@ export class RpcClient {
           headers.set(RPC_CORRELATION_HEADER, currentCorrelationId() ?? newCorrelationId());
           injectTraceContext(headers, trace.setSpan(context.active(), span));
           // The request goes as the caller wrote it (the schema's input shape); the server parses it.
-          const reply = await this.send(subject, encodeJson(request), headers, timeoutMs);
+          const record: RpcRequestRecord = { payload: encodeJson(request), headers, timeoutMs };
+          const reply = await lastValueFrom(this.proxy.send<Uint8Array>(contract.subject, record));
           const result = readReply(contract, reply);
           span.setStatus({ code: SpanStatusCode.OK });
           return result;
@@ -106,20 +101,6 @@ export class RpcClient {
         }
       },
     );
-  }
-
-  private async send(
-    subject: string,
-    payload: Uint8Array,
-    headers: MsgHdrs,
-    timeoutMs: number,
-  ): Promise<Uint8Array> {
-    try {
-      const message = await this.connection.request(subject, payload, { timeout: timeoutMs, headers });
-      return message.data;
-    } catch (err) {
-      throw toTransportError(err, subject, timeoutMs);
-    }
   }
 }
 
@@ -147,24 +128,6 @@ function readReply<C extends RpcContract>(contract: C, data: Uint8Array): RpcRes
     });
   }
   return response.data as RpcResponseOf<C>;
-}
-
-function toTransportError(err: unknown, subject: string, timeoutMs: number): TesseraError {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
-  if (err instanceof TimeoutError || cause instanceof TimeoutError) {
-    return new TesseraError(ErrorCode.Timeout, `no reply from ${subject} within ${timeoutMs} ms`, {
-      cause: err,
-    });
-  }
-  if (
-    err instanceof NoRespondersError ||
-    cause instanceof NoRespondersError ||
-    (err instanceof RequestError && err.isNoResponders())
-  ) {
-    return new TesseraError(ErrorCode.NoResponders, `no service answers ${subject}`, { cause: err });
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return new TesseraError(ErrorCode.Unavailable, `request to ${subject} failed: ${message}`, { cause: err });
 }
 
 function recordFailure(span: Span, err: unknown): void {

@@ -1,3 +1,4 @@
+import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import {
   headers as createHeaders,
@@ -12,13 +13,15 @@ import {
   isTesseraError,
   toValidationIssues,
   type RpcContract,
-  type RpcParsedRequestOf,
-  type RpcResponseOf,
   type WireError,
 } from '@tessera/contracts';
 import { extractTraceContext, injectTraceContext, messagingTracer } from '@tessera/eventstore';
+import { pino } from 'pino';
+import { lastValueFrom } from 'rxjs';
 import { newCorrelationId, runWithCorrelationId, sanitizeCorrelationId } from '../logging/correlation.js';
 import { type PlatformLogger } from '../logging/logger.js';
+import { RpcCallContext } from './rpc-call-context.js';
+import { RPC_TRANSPORT, type RpcHandlerExtras } from './rpc-handler.decorator.js';
 import {
   RPC_CORRELATION_HEADER,
   decodeJson,
@@ -27,76 +30,65 @@ import {
   type RpcReply,
 } from './rpc-wire.js';
 
-/** What a handler knows about the call besides the request. */
-export interface RpcCallContext {
-  /** The contract's subject (without prefix). */
-  readonly subject: string;
-  readonly correlationId: string;
-}
-
-/** Serves one contract: gets the parsed request, returns the response or throws a {@link TesseraError}. */
-export type RpcHandlerFn<C extends RpcContract> = (
-  request: RpcParsedRequestOf<C>,
-  call: RpcCallContext,
-) => Promise<RpcResponseOf<C>> | RpcResponseOf<C>;
-
 /** Options for {@link RpcServer}. */
 export interface RpcServerOptions {
   /** The queue group, normally the service name: replicas share requests instead of all answering. */
   queueGroup: string;
   /** `NATS_SUBJECT_PREFIX`. */
   subjectPrefix?: string;
-  logger: PlatformLogger;
+  /** Where handler failures and contract breaches are logged; silent when omitted. */
+  logger?: PlatformLogger;
 }
 
 const GENERIC_INTERNAL_MESSAGE = 'internal error';
 
-interface Registration {
+interface Route {
   readonly contract: RpcContract;
-  readonly handler: RpcHandlerFn<RpcContract>;
-  subscription?: Subscription;
+  readonly handler: MessageHandler;
 }
 
 /**
- * Answers typed requests on core NATS. Each request is validated before the handler sees it,
- * runs in a span continued from the caller's trace and under the caller's correlation id, and is
- * answered with `{ ok: true, result }` or `{ ok: false, error }` — never a stack trace.
+ * The Nest microservice transport that serves `@RpcHandler` methods over core NATS, on the
+ * service's shared connection. Nest registers the handlers (`@MessagePattern` on controllers) and
+ * runs each call through its pipeline (guards, interceptors, pipes); this class owns the wire:
+ * every request is validated against its contract before the handler sees it, runs in a span
+ * continued from the caller's trace and under the caller's correlation id, and is answered with
+ * `{ ok: true, result }` (the response parsed by its contract) or `{ ok: false, error }` — never a
+ * stack trace.
  */
-export class RpcServer {
-  private readonly registrations = new Map<string, Registration>();
+export class RpcServer extends Server implements CustomTransportStrategy {
+  override readonly transportId = RPC_TRANSPORT;
+  private readonly subscriptions: Subscription[] = [];
+  private readonly served: string[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private started = false;
-  private draining = false;
   private readonly subjectPrefix: string;
+  private readonly log: PlatformLogger;
+  private stopped = false;
 
   constructor(
     private readonly connection: NatsConnection,
     private readonly options: RpcServerOptions,
   ) {
+    super();
     this.subjectPrefix = options.subjectPrefix ?? '';
+    this.log = options.logger ?? pino({ level: 'silent' });
   }
 
-  /** Serves `contract` with `handler`; subscribes now if the server already started. One handler per subject. */
-  handle<C extends RpcContract>(contract: C, handler: RpcHandlerFn<C>): void {
-    if (this.draining) throw new Error(`cannot serve ${contract.subject}: the RPC server is draining`);
-    if (this.registrations.has(contract.subject)) {
-      throw new Error(`${contract.subject} already has a handler`);
+  /** Nest calls this from `startAllMicroservices`: subscribes one queue subscription per handler. */
+  listen(callback: (error?: unknown) => void): void {
+    try {
+      const routes = [...this.getHandlers()].map(([pattern, handler]) => route(pattern, handler));
+      for (const entry of routes) this.subscribe(entry);
+      this.log.info({ subjects: this.served, queue: this.options.queueGroup }, 'rpc server started');
+      callback();
+    } catch (err) {
+      callback(err);
     }
-    const registration: Registration = { contract, handler: handler as RpcHandlerFn<RpcContract> };
-    this.registrations.set(contract.subject, registration);
-    if (this.started) this.subscribe(registration);
-  }
-
-  /** Subscribes every registered handler. Separate from `handle` so no request arrives before the app finished starting. */
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    for (const registration of this.registrations.values()) this.subscribe(registration);
   }
 
   /** Subjects served, prefixed as on the wire. */
   subjects(): string[] {
-    return [...this.registrations.keys()].map((subject) => prefixedSubject(this.subjectPrefix, subject));
+    return [...this.served];
   }
 
   /** Requests being handled right now. */
@@ -106,37 +98,57 @@ export class RpcServer {
 
   /**
    * Stops taking requests (unsubscribes, letting NATS route new ones to other replicas) and waits
-   * until every request already received has been answered.
+   * until every request already received has been answered. The platform runs it in the `rpc`
+   * shutdown phase.
    */
   async drain(): Promise<void> {
-    this.draining = true;
-    const subscriptions = [...this.registrations.values()].flatMap((r) =>
-      r.subscription ? [r.subscription] : [],
-    );
-    await Promise.allSettled(subscriptions.map((subscription) => subscription.drain()));
+    this.stopped = true;
+    await Promise.allSettled(this.subscriptions.map((subscription) => subscription.drain()));
     // Subscription.drain does not wait for async callbacks; our own bookkeeping does.
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  private subscribe(registration: Registration): void {
-    const subject = prefixedSubject(this.subjectPrefix, registration.contract.subject);
-    registration.subscription = this.connection.subscribe(subject, {
+  /**
+   * Nest calls this when the app closes, after the shutdown phases: by then `drain` has run and the
+   * shared connection (which the NATS module owns) is closed, so there is nothing left but to make
+   * sure no subscription outlives the app.
+   */
+  close(): void {
+    this.stopped = true;
+    if (this.connection.isClosed()) return;
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+  }
+
+  /** The NATS connection the server answers on. */
+  unwrap<T>(): T {
+    return this.connection as T;
+  }
+
+  /** Connection status lives on the NATS connection (readiness watches it), not here. */
+  on(): never {
+    throw new Error('RpcServer emits no events; watch the NATS connection instead');
+  }
+
+  private subscribe({ contract, handler }: Route): void {
+    if (this.stopped) throw new Error(`cannot serve ${contract.subject}: the RPC server stopped`);
+    const subject = prefixedSubject(this.subjectPrefix, contract.subject);
+    const subscription = this.connection.subscribe(subject, {
       queue: this.options.queueGroup,
       callback: (err, msg) => {
         if (err) {
-          this.options.logger.error({ err, subject }, 'rpc subscription failed');
+          this.log.error({ err, subject }, 'rpc subscription failed');
           return;
         }
-        const work = this.serve(registration, msg);
+        const work = this.serve(contract, handler, msg);
         this.inFlight.add(work);
         void work.finally(() => this.inFlight.delete(work));
       },
     });
-    this.options.logger.debug({ subject, queue: this.options.queueGroup }, 'rpc handler subscribed');
+    this.subscriptions.push(subscription);
+    this.served.push(subject);
   }
 
-  private serve(registration: Registration, msg: Msg): Promise<void> {
-    const { contract } = registration;
+  private serve(contract: RpcContract, handler: MessageHandler, msg: Msg): Promise<void> {
     const correlationId =
       sanitizeCorrelationId(msg.headers?.get(RPC_CORRELATION_HEADER)) ?? newCorrelationId();
     const parent = extractTraceContext(msg.headers);
@@ -156,7 +168,7 @@ export class RpcServer {
         (span) =>
           runWithCorrelationId(correlationId, async () => {
             try {
-              const reply = await this.answer(registration, msg.data, correlationId);
+              const reply = await this.answer(contract, handler, msg.data, correlationId);
               if (!reply.ok) {
                 span.setAttribute('rpc.error_code', reply.error.code);
                 span.setStatus({ code: SpanStatusCode.ERROR, message: reply.error.code });
@@ -172,12 +184,11 @@ export class RpcServer {
 
   /** Everything between the raw request and the reply; never throws. */
   private async answer(
-    registration: Registration,
+    contract: RpcContract,
+    handler: MessageHandler,
     data: Uint8Array,
     correlationId: string,
   ): Promise<RpcReply> {
-    const { contract, handler } = registration;
-    const logger = this.options.logger;
     let body: unknown;
     try {
       body = decodeJson(data);
@@ -198,11 +209,14 @@ export class RpcServer {
 
     let result: unknown;
     try {
-      result = await handler(request.data, { subject: contract.subject, correlationId });
+      // Nest's pipeline for this method (guards, interceptors, pipes, the pass-through filter);
+      // a handler may return a value, a promise or an observable: the reply is its last value.
+      const output = handler(request.data, new RpcCallContext([contract.subject, correlationId]));
+      result = await lastValueFrom(this.transformToObservable(output), { defaultValue: undefined });
     } catch (err) {
       if (isTesseraError(err)) {
         if (!contract.errors.includes(err.code) && !isGenericCode(err.code)) {
-          logger.warn(
+          this.log.warn(
             { subject: contract.subject, code: err.code },
             'rpc handler raised an error code its contract does not declare',
           );
@@ -210,13 +224,13 @@ export class RpcServer {
         return failure(err);
       }
       // The caller learns only that something broke; the details stay in our logs.
-      logger.error({ err, subject: contract.subject }, 'rpc handler failed');
+      this.log.error({ err, subject: contract.subject }, 'rpc handler failed');
       return failure(new TesseraError(ErrorCode.Internal, GENERIC_INTERNAL_MESSAGE));
     }
 
     const response = contract.response.safeParse(result);
     if (!response.success) {
-      logger.error(
+      this.log.error(
         { subject: contract.subject, issues: toValidationIssues(response.error) },
         'rpc handler returned a response that breaks its contract',
       );
@@ -228,7 +242,7 @@ export class RpcServer {
 
   private respond(msg: Msg, reply: RpcReply, correlationId: string, span: Span): void {
     if (!msg.reply) {
-      this.options.logger.warn({ subject: msg.subject }, 'rpc request without a reply subject; dropped');
+      this.log.warn({ subject: msg.subject }, 'rpc request without a reply subject; dropped');
       return;
     }
     const headers = createHeaders();
@@ -239,16 +253,27 @@ export class RpcServer {
       payload = encodeJson(reply);
     } catch (err) {
       // e.g. a bigint in a result: the contract should carry it as a decimal string.
-      this.options.logger.error({ err, subject: msg.subject }, 'rpc reply is not serialisable');
+      this.log.error({ err, subject: msg.subject }, 'rpc reply is not serialisable');
       payload = encodeJson(failure(new TesseraError(ErrorCode.Internal, GENERIC_INTERNAL_MESSAGE)));
     }
     try {
       msg.respond(payload, { headers });
     } catch (err) {
       // The connection closed under us (a forced shutdown); the caller will see a timeout.
-      this.options.logger.warn({ err, subject: msg.subject }, 'rpc reply could not be sent');
+      this.log.warn({ err, subject: msg.subject }, 'rpc reply could not be sent');
     }
   }
+}
+
+/** The contract of a handler registered by `@RpcHandler`; anything else is a wiring mistake. */
+function route(pattern: string, handler: MessageHandler): Route {
+  const extras = handler.extras as Partial<RpcHandlerExtras> | undefined;
+  if (handler.isEventHandler || extras?.contract === undefined) {
+    throw new Error(
+      `${pattern}: the RPC server serves @RpcHandler(contract) methods only (no bare @MessagePattern or @EventPattern)`,
+    );
+  }
+  return { contract: extras.contract, handler };
 }
 
 function failure(error: TesseraError): { ok: false; error: WireError } {

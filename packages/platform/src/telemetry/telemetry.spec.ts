@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTelemetry, type TelemetryShutdown } from './telemetry.js';
@@ -37,7 +37,7 @@ beforeAll(async () => {
   shutdown = startTelemetry({
     serviceName: 'telemetry-test',
     otlpEndpoint: `http://127.0.0.1:${port}`,
-    spanProcessors: [new SimpleSpanProcessor(memory)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: memory })],
   });
   env = await useTestEnvironment();
 });

@@ -4,7 +4,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 
 /** Options for {@link startTelemetry}. */
 export interface TelemetryOptions {
@@ -32,7 +32,7 @@ export function startTelemetry(options: TelemetryOptions): TelemetryShutdown {
   const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
   if (options.otlpEndpoint !== undefined) {
     spanProcessors.push(
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) })),
+      new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) }) }),
     );
   }
   // With no processor at all the SDK would fall back to OTEL_* environment defaults (an OTLP

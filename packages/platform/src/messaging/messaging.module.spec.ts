@@ -1,17 +1,18 @@
 import { Writable } from 'node:stream';
-import { Injectable, Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { defineRpc, type RpcParsedRequestOf, type RpcResponseOf } from '@tessera/contracts';
+import { defineRpc, EventRegistry, type RpcParsedRequestOf, type RpcResponseOf } from '@tessera/contracts';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { PlatformConfig } from './config/define-config.js';
-import { HealthRegistry } from './health/health-registry.js';
-import { PlatformModule } from './platform.module.js';
-import { RpcClient } from './rpc/rpc-client.js';
-import { RpcHandler } from './rpc/rpc-handler.decorator.js';
+import { MessagingConfig } from '../config/define-config.js';
+import { HealthRegistry } from '../health/health-registry.js';
+import { createApp } from '../lifecycle/create-app.js';
+import { MessagingModule } from './messaging.module.js';
+import { PlatformModule } from '../platform.module.js';
+import { RpcClient } from '../rpc/rpc-client.js';
+import { RpcHandler } from '../rpc/rpc-handler.decorator.js';
 
 const Settle = defineRpc({
   subject: 'rpc.billing.settle',
@@ -22,7 +23,7 @@ const Settle = defineRpc({
 /** Records when the slow handler finished, to compare with when the app finished closing. */
 const timeline: string[] = [];
 
-@Injectable()
+@Controller()
 class SettlementRpc {
   @RpcHandler(Settle)
   async settle(request: RpcParsedRequestOf<typeof Settle>): Promise<RpcResponseOf<typeof Settle>> {
@@ -39,7 +40,7 @@ function appModule(env: TestEnvironment, databaseSchema: string): unknown {
   @Module({
     imports: [
       PlatformModule.forRoot({
-        config: PlatformConfig,
+        config: MessagingConfig,
         env: {
           SERVICE_NAME: 'billing',
           NATS_URL: env.natsUrl,
@@ -52,14 +53,15 @@ function appModule(env: TestEnvironment, databaseSchema: string): unknown {
         logging: { destination: silent },
         database: { entities: [] },
       }),
+      MessagingModule.forRoot({ registry: new EventRegistry(), ensureStreams: false }),
     ],
-    providers: [SettlementRpc],
+    controllers: [SettlementRpc],
   })
   class AppModule {}
   return AppModule;
 }
 
-describe('platform module in a Nest app', () => {
+describe('platform and messaging modules in a Nest app', () => {
   let env: TestEnvironment;
   let app: INestApplication;
   let baseUrl: string;
@@ -69,7 +71,7 @@ describe('platform module in a Nest app', () => {
 
   beforeAll(async () => {
     env = await useTestEnvironment();
-    app = await NestFactory.create(appModule(env, databaseSchema) as never, { logger: false });
+    app = await createApp(appModule(env, databaseSchema), { logger: false });
     await app.listen(0, '127.0.0.1');
     baseUrl = await app.getUrl();
     callerConnection = await connect({ servers: env.natsUrl });
