@@ -29,6 +29,8 @@ try {
     postgresPort: { port: 0, explicit: true },
     persistent: false,
     fastUnsafe: true,
+    // One server for every test file: their namespaces cannot be wildcarded in permissions.
+    natsAuthorization: false,
     log,
   });
 } catch (error) {

@@ -29,3 +29,4 @@ export * from './billing/rpc.js';
 export * from './inference/request-completed.js';
 export * from './billing/catalog.js';
 export * from './inference/catalog.js';
+export * from './nats-permissions.js';

@@ -1,8 +1,10 @@
-import { access } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNatsServer, type NatsServerHandle } from './nats.js';
+import { parseNatsServerVersion, startNatsServer, type NatsServerHandle } from './nats.js';
 
 describe('startNatsServer', () => {
   let server: NatsServerHandle;
@@ -41,5 +43,39 @@ describe('startNatsServer', () => {
     expect(other.port).not.toBe(server.port);
     await other.stop();
     await expect(access(other.storeDir)).rejects.toThrow();
+  });
+
+  it('reads the version nats-server prints', () => {
+    expect(parseNatsServerVersion('nats-server: v2.10.27\n')).toEqual({ major: 2, minor: 10, patch: 27 });
+    expect(() => parseNatsServerVersion('nats-server: unknown')).toThrow(/cannot read/);
+  });
+});
+
+describe('findNatsServer', () => {
+  const originalPath = process.env['PATH'];
+  let fakeBin: string;
+
+  beforeAll(async () => {
+    // A stand-in that reports the Debian 12 package's version.
+    fakeBin = await mkdtemp(join(tmpdir(), 'tessera-fake-nats-'));
+    await writeFile(join(fakeBin, 'nats-server'), '#!/bin/sh\necho "nats-server: v2.9.10"\n', {
+      mode: 0o755,
+    });
+  });
+
+  afterAll(async () => {
+    process.env['PATH'] = originalPath;
+    await rm(fakeBin, { recursive: true, force: true });
+  });
+
+  it('refuses nats-server 2.9 and says how to install 2.10', async () => {
+    process.env['PATH'] = `${fakeBin}:${originalPath ?? ''}`;
+    try {
+      await expect(startNatsServer()).rejects.toThrow(
+        /nats-server 2\.9\.10; Tessera needs 2\.10 or newer\..*trixie/,
+      );
+    } finally {
+      process.env['PATH'] = originalPath;
+    }
   });
 });

@@ -136,10 +136,14 @@ function installExitHook(): void {
   process.once('exit', killAllChildrenNow);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = (): void => {
+      // Whoever else handles the signal (`npm start`, the CI helper) stops the servers itself, in
+      // its own order: apps drain against Postgres and NATS first. Killing them here would pull
+      // the database out from under a draining app. The exit hook still catches leftovers.
+      if (process.listenerCount(signal) > 0) return;
       killAllChildrenNow();
-      // If nobody else handles the signal, behave like Node's default (die by that signal)
-      // rather than swallowing it just because we listened.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      // Nobody else handles it: behave like Node's default (die by that signal) rather than
+      // swallowing it just because we listened.
+      process.kill(process.pid, signal);
     };
     process.once(signal, onSignal);
   }

@@ -1,5 +1,6 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
+import { inboxPrefix } from '@tessera/contracts';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useTestEnvironment } from './environment.js';
@@ -64,6 +65,60 @@ describe('useTestEnvironment', () => {
       const nc = await connect({ servers: env.natsUrl });
       await nc.flush();
       await nc.close();
+    } finally {
+      await env.cleanup();
+    }
+  });
+
+  it('starts a server enforcing the permissions table for the file, with a key per identity', async () => {
+    const env = await useTestEnvironment({ natsAuthorization: true });
+    try {
+      await expect(connect({ servers: env.natsUrl, reconnect: false })).rejects.toThrow(/Authorization/i);
+      const keys = env.natsKeys;
+      if (!keys) throw new Error('natsAuthorization gives keys');
+      const asIdentity = (identity: 'billing' | 'inference-proxy') =>
+        connect({
+          servers: env.natsUrl,
+          authenticator: nkeyAuthenticator(new TextEncoder().encode(keys[identity].seed)),
+          inboxPrefix: inboxPrefix(identity),
+        });
+      const billing = await asIdentity('billing');
+      const proxy = await asIdentity('inference-proxy');
+      const harness = await connect(env.natsConnectionOptions);
+      try {
+        // Names carry the file's namespace, and the permissions follow them.
+        await (
+          await jetstreamManager(billing)
+        ).streams.add({
+          name: `${env.namespace}_BILLING`,
+          subjects: [`${env.namespace}.billing.>`],
+        });
+        await jetstream(billing).publish(`${env.namespace}.billing.account.a1`, '{}');
+        await expect(jetstream(proxy).publish(`${env.namespace}.billing.account.a1`, '{}')).rejects.toThrow(
+          /Permissions Violation/,
+        );
+        const info = await (await jetstreamManager(harness)).streams.info(`${env.namespace}_BILLING`);
+        expect(info.state.messages).toBe(1);
+      } finally {
+        await Promise.all([billing.close(), proxy.close(), harness.close()]);
+      }
+    } finally {
+      await env.cleanup();
+    }
+  });
+
+  it('starts a JetStream cluster for the file, whose NATS_URL lists every node', async () => {
+    const env = await useTestEnvironment({ natsCluster: 3 });
+    try {
+      expect(env.natsUrl.split(',')).toHaveLength(3);
+      const nc = await connect(env.natsConnectionOptions);
+      try {
+        await (await jetstreamManager(nc)).streams.add({ name: 'R3', subjects: ['r3.>'], num_replicas: 3 });
+        const leader = await env.natsCluster?.streamLeader('R3');
+        expect(env.natsCluster?.nodes).toContain(leader);
+      } finally {
+        await nc.close();
+      }
     } finally {
       await env.cleanup();
     }

@@ -1,8 +1,15 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
 import {
+  createNatsIdentityKeys,
+  createNatsUserKey,
+  natsAuthorization,
+  publicKeysOf,
+  startNatsCluster,
   startNatsServer,
   startPostgres,
+  type NatsClusterHandle,
+  type NatsIdentityKeys,
   type NatsServerHandle,
   type PostgresHandle,
 } from '@tessera/devservers';
@@ -18,13 +25,33 @@ export interface TestEnvironmentOptions {
    * without breaking other files that share the run's server.
    */
   dedicatedNats?: boolean;
+  /**
+   * Start a nats-server for this file alone that enforces the NATS permissions table (for this
+   * file's namespace): every identity gets a key pair in {@link TestEnvironment.natsKeys}, and a
+   * client without one is refused. The run's shared server has no authorization, and cannot have
+   * it: each file's namespace prefixes stream names (`<ns>_BILLING`), and a permission cannot
+   * wildcard part of a name, so one config cannot grant "BILLING of any namespace".
+   */
+  natsAuthorization?: boolean;
+  /** Start a JetStream cluster of this many nodes for this file alone (failover tests). */
+  natsCluster?: number;
   /** Start a Postgres for this file alone (for fault tests), like `dedicatedNats`. */
   dedicatedPostgres?: boolean;
 }
 
 /** What one test file gets: servers, and names nobody else in the run uses. */
 export interface TestEnvironment {
+  /** The NATS server(s): for a cluster, every node's URL, comma-separated (what `NATS_URL` takes). */
   natsUrl: string;
+  /**
+   * Options for the test's own connections: the servers, plus (with `natsAuthorization`) an
+   * unrestricted nkey, so the test can inspect every stream like an administrator.
+   */
+  natsConnectionOptions: Pick<ConnectionOptions, 'servers' | 'authenticator'>;
+  /** Set with `natsAuthorization`: each identity's seed and public key. */
+  natsKeys: NatsIdentityKeys | undefined;
+  /** Set with `natsCluster`: the nodes, for `kill()`, `restart()` and `streamLeader()`. */
+  natsCluster: NatsClusterHandle | undefined;
   /** The `tessera` database; tables belong in {@link schema}. */
   databaseUrl: string;
   /** `databaseUrl` with `search_path` set to {@link schema}, for ORMs that take only a URL. */
@@ -33,7 +60,7 @@ export interface TestEnvironment {
   schema: string;
   /** Prefix for this file's subjects, streams, consumers and buckets (letters and digits), e.g. `tk3j9x0a1bc`. */
   namespace: string;
-  /** Set with `dedicatedNats`: the file's own server, for `kill()` and `restart()`. */
+  /** Set with `dedicatedNats` or `natsAuthorization`: the file's own server, for `kill()` and `restart()`. */
   natsServer: NatsServerHandle | undefined;
   /** Set with `dedicatedPostgres`: the file's own server, for `kill()` and `restart()`. */
   postgres: PostgresHandle | undefined;
@@ -71,8 +98,11 @@ function belongsTo(streamName: string, namespace: string): boolean {
   );
 }
 
-async function deleteStreams(natsUrl: string, namespace: string): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
+async function deleteStreams(
+  connectionOptions: Pick<ConnectionOptions, 'servers' | 'authenticator'>,
+  namespace: string,
+): Promise<void> {
+  const nc = await connect(connectionOptions);
   try {
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
@@ -95,12 +125,36 @@ export async function useTestEnvironment(options: TestEnvironmentOptions = {}): 
   const schema = `t_${token}`;
   const namespace = `t${token}`;
 
-  const [natsServer, postgres] = await Promise.all([
-    options.dedicatedNats ? startNatsServer() : undefined,
+  const natsKeys = options.natsAuthorization ? createNatsIdentityKeys() : undefined;
+  const harnessKey = options.natsAuthorization ? createNatsUserKey() : undefined;
+  const authorization =
+    natsKeys && harnessKey
+      ? natsAuthorization({
+          keys: { publicKeys: publicKeysOf(natsKeys) },
+          namespace,
+          unrestrictedPublicKeys: [harnessKey.publicKey],
+        })
+      : undefined;
+  const dedicatedServer = options.dedicatedNats || (authorization !== undefined && !options.natsCluster);
+
+  const [natsServer, natsCluster, postgres] = await Promise.all([
+    dedicatedServer ? startNatsServer(authorization ? { authorization } : {}) : undefined,
+    options.natsCluster
+      ? startNatsCluster({
+          nodes: options.natsCluster,
+          ...(authorization && harnessKey
+            ? { authorization, connectionOptions: { authenticator: authenticatorFor(harnessKey.seed) } }
+            : {}),
+        })
+      : undefined,
     options.dedicatedPostgres ? startPostgres({ fastUnsafe: true }) : undefined,
   ]);
-  const natsUrl = natsServer?.url ?? sharedUrl('tessera.natsUrl', 'NATS_URL');
+  const natsUrl = natsCluster?.url ?? natsServer?.url ?? sharedUrl('tessera.natsUrl', 'NATS_URL');
   const databaseUrl = postgres?.url ?? sharedUrl('tessera.databaseUrl', 'DATABASE_URL');
+  const natsConnectionOptions = {
+    servers: natsUrl.split(','),
+    ...(harnessKey ? { authenticator: authenticatorFor(harnessKey.seed) } : {}),
+  };
 
   await withClient(databaseUrl, (client) => client.query(`CREATE SCHEMA "${schema}"`));
 
@@ -113,7 +167,10 @@ export async function useTestEnvironment(options: TestEnvironmentOptions = {}): 
     databaseUrlWithSchema: withSchema.toString(),
     schema,
     namespace,
+    natsConnectionOptions,
+    natsKeys,
     natsServer,
+    natsCluster,
     postgres,
     async cleanup() {
       // A dedicated server takes its data with it; on a shared one, remove only what is ours.
@@ -121,8 +178,14 @@ export async function useTestEnvironment(options: TestEnvironmentOptions = {}): 
         postgres
           ? postgres.stop()
           : withClient(databaseUrl, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)),
-        natsServer ? natsServer.stop() : deleteStreams(natsUrl, namespace),
+        natsCluster?.stop(),
+        natsServer?.stop(),
+        natsServer || natsCluster ? undefined : deleteStreams(natsConnectionOptions, namespace),
       ]);
     },
   };
+}
+
+function authenticatorFor(seed: string): ConnectionOptions['authenticator'] {
+  return nkeyAuthenticator(new TextEncoder().encode(seed));
 }

@@ -1,5 +1,7 @@
 /**
  * Vitest global setup: one nats-server (JetStream) and one Postgres for the whole test run.
+ * The shared server enforces no NATS permissions (see `natsAuthorization` in `useTestEnvironment`
+ * for a file that tests them).
  *
  * Use it from another package's `vitest.config.ts`:
  *

@@ -1,5 +1,7 @@
 // NATS and Postgres for one machine: reuse NATS_URL / DATABASE_URL when given, otherwise start
-// local servers through @tessera/devservers with their data under the data directory.
+// local servers through @tessera/devservers with their data under the data directory. A NATS
+// started here enforces the permissions table: every identity's nkey seed lives in
+// <data dir>/nats-keys/<identity>.nk (0600), the server config holds the public keys.
 import { accessSync, constants, mkdirSync, chmodSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { freePort, isPortFree } from './ports.js';
@@ -10,6 +12,9 @@ import { freePort, isPortFree } from './ports.js';
  * @property {string} databaseUrl
  * @property {boolean} startedNats   whether this process started nats-server
  * @property {boolean} startedPostgres whether this process started Postgres
+ * @property {import('@tessera/devservers').NatsIdentityKeys | undefined} natsKeys
+ *   each identity's nkey, when the NATS started here enforces the permissions table
+ * @property {string | undefined} natsKeysDir where the seeds are kept (the operator CLI reads its own there)
  * @property {() => Promise<void>} stop stops what this process started: Postgres, then NATS
  */
 
@@ -22,6 +27,8 @@ import { freePort, isPortFree } from './ports.js';
  * @property {{ port: number, explicit: boolean }} postgresPort
  * @property {boolean} persistent    keep Postgres data between runs
  * @property {boolean} fastUnsafe    fsync off: for throwaway databases only
+ * @property {boolean} natsAuthorization  start NATS with the permissions table enforced (npm start);
+ *   off for the CI helper, whose one server is shared by every test file's namespace
  * @property {(message: string) => void} log
  */
 
@@ -110,29 +117,46 @@ export async function startInfrastructure(options) {
     let natsUrl = options.natsUrl;
     if (!natsUrl && !onPath('nats-server')) {
       throw new MissingPrerequisiteError(
-        'nats-server is not on PATH. Install it (Debian/Ubuntu: `sudo apt-get install -y nats-server`) or set NATS_URL to a running server.',
+        'nats-server is not on PATH. Install nats-server 2.10 or newer (Debian 13: `sudo apt-get install -y nats-server`; Debian 12 and Ubuntu ship 2.9: see the README) or set NATS_URL to a running server.',
       );
     }
     let databaseUrl = options.databaseUrl;
     // Load devservers only when something must be started, so NATS_URL + DATABASE_URL need nothing built.
     const devservers = natsUrl && databaseUrl ? undefined : await import('@tessera/devservers');
 
+    /** @type {import('@tessera/devservers').NatsIdentityKeys | undefined} */
+    let natsKeys;
+    /** @type {string | undefined} */
+    let natsKeysDir;
     if (natsUrl) {
       log(`NATS: using NATS_URL ${natsUrl}`);
     } else if (devservers) {
       const storeDir = join(options.dataDir, 'nats');
       makeSharedDir(storeDir);
       const port = await choosePort('NATS', 'NATS_PORT', options.natsPort, log);
+      if (options.natsAuthorization) {
+        natsKeysDir = join(options.dataDir, 'nats-keys');
+        natsKeys = await devservers.loadOrCreateNatsIdentityKeys(natsKeysDir);
+      }
       const nats = await devservers.startNatsServer({
         host: '127.0.0.1',
         storeDir,
         ...(port ? { port } : {}),
+        ...(natsKeys
+          ? {
+              authorization: devservers.natsAuthorization({
+                keys: { publicKeys: devservers.publicKeysOf(natsKeys) },
+              }),
+            }
+          : {}),
       });
       started.push(async () => {
         await nats.stop();
       });
       natsUrl = nats.url;
-      log(`NATS: started nats-server ${nats.url} (JetStream store ${storeDir})`);
+      log(
+        `NATS: started nats-server ${nats.url} (JetStream store ${storeDir}${natsKeysDir ? `; permissions enforced, nkey seeds in ${natsKeysDir}` : ''})`,
+      );
     }
 
     if (databaseUrl) {
@@ -161,6 +185,8 @@ export async function startInfrastructure(options) {
       databaseUrl,
       startedNats: !options.natsUrl,
       startedPostgres: !options.databaseUrl,
+      natsKeys,
+      natsKeysDir,
       stop: stopAll,
     };
   } catch (error) {

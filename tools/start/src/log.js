@@ -1,5 +1,7 @@
 // Output helpers: every line `npm start` prints carries a `[source]` prefix, colored on a TTY.
+// Apps write JSON log lines (their stdout is a pipe); on a terminal they are shown readable.
 import { createInterface } from 'node:readline';
+import { prettyFactory } from 'pino-pretty';
 
 const COLORS = [36, 33, 35, 32, 34, 91, 96, 93, 95, 92];
 const useColor = Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'];
@@ -29,7 +31,26 @@ export function warn(message) {
 }
 
 /**
- * Copies a stream line by line to `out`, each line prefixed.
+ * Turns a pino JSON line into readable text (level, time, message, fields); other lines, and
+ * everything when the output is not a terminal, pass unchanged.
+ * @param {boolean} readable
+ * @returns {(line: string) => string}
+ */
+export function lineFormatter(readable) {
+  if (!readable) return (line) => line;
+  const prettify = prettyFactory({
+    colorize: useColor,
+    translateTime: 'SYS:HH:MM:ss.l',
+    // The prefix already names the app.
+    ignore: 'pid,hostname,service',
+  });
+  return (line) => (line.startsWith('{') ? prettify(line).trimEnd() : line);
+}
+
+const formatLine = lineFormatter(Boolean(process.stdout.isTTY));
+
+/**
+ * Copies a stream line by line to `out`, each line prefixed (and readable on a terminal).
  * @param {NodeJS.ReadableStream} input
  * @param {NodeJS.WritableStream} out
  * @param {string} prefix
@@ -37,6 +58,8 @@ export function warn(message) {
  */
 export function pipeLines(input, out, prefix) {
   const lines = createInterface({ input, crlfDelay: Infinity });
-  lines.on('line', (line) => out.write(`${prefix} ${line}\n`));
+  lines.on('line', (line) => {
+    for (const shown of formatLine(line).split('\n')) out.write(`${prefix} ${shown}\n`);
+  });
   return new Promise((resolve) => lines.once('close', () => resolve()));
 }

@@ -72,6 +72,7 @@ export async function main() {
       postgresPort: portFromEnv('POSTGRES_PORT', 5432),
       persistent: true,
       fastUnsafe: false,
+      natsAuthorization: true,
       log: info,
     });
   } catch (error) {
@@ -86,6 +87,9 @@ export async function main() {
     /** @type {NodeJS.ProcessEnv} */
     const env = { ...process.env, NATS_URL: infra.natsUrl, DATABASE_URL: infra.databaseUrl };
     env['LOG_LEVEL'] ??= 'info';
+    // With our own NATS, each app gets its own identity's seed below, never one from the shell.
+    if (infra.natsKeys) delete env['NATS_NKEY_SEED'];
+    const natsKeys = infra.natsKeys;
     const specs = discoverApps(appsDir, portBase, env);
     if (specs.length === 0) {
       info(
@@ -94,8 +98,14 @@ export async function main() {
     }
     specs.forEach((spec, index) => {
       info(`starting ${spec.name} on HTTP port ${spec.httpPort}`);
+      const seed = natsKeys ? natsKeySeed(natsKeys, spec.name) : undefined;
+      if (natsKeys && seed === undefined) {
+        warn(
+          `${spec.name} has no NATS identity in packages/contracts/src/nats-permissions.ts: NATS will refuse its connection`,
+        );
+      }
       apps.push(
-        startApp(spec, index, env, (app, code, signal) => {
+        startApp(spec, index, seed ? { ...env, NATS_NKEY_SEED: seed } : env, (app, code, signal) => {
           warn(
             `${app.spec.name} exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); the others keep running`,
           );
@@ -105,6 +115,11 @@ export async function main() {
     info(
       `ready: NATS ${infra.natsUrl}, Postgres ${infra.startedPostgres ? infra.databaseUrl : 'from DATABASE_URL'}, ${apps.length} app(s). Ctrl-C to stop.`,
     );
+    if (infra.natsKeysDir) {
+      info(
+        `operator CLI credentials: NATS_NKEY_SEED="$(cat ${join(infra.natsKeysDir, 'operator.nk')})" (NATS_URL=${infra.natsUrl})`,
+      );
+    }
   }
 
   // Signal handlers do not keep Node's event loop alive; this does, until a stop is requested.
@@ -120,4 +135,14 @@ export async function main() {
   await infra.stop();
   info('stopped');
   return 0;
+}
+
+/**
+ * The seed of the identity named like the app (`billing`), if the permissions table has one.
+ * @param {import('@tessera/devservers').NatsIdentityKeys} keys
+ * @param {string} name
+ * @returns {string | undefined}
+ */
+function natsKeySeed(keys, name) {
+  return Object.hasOwn(keys, name) ? keys[/** @type {keyof typeof keys} */ (name)].seed : undefined;
 }

@@ -6,8 +6,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as appsV1 from 'kubernetes-models/apps/v1';
+import * as networkingV1 from 'kubernetes-models/networking.k8s.io/v1';
 import * as policyV1 from 'kubernetes-models/policy/v1';
 import * as coreV1 from 'kubernetes-models/v1';
+import { natsIdentities } from '@tessera/contracts';
 import { parse, parseAllDocuments } from 'yaml';
 
 const deployDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'deploy', 'kubernetes');
@@ -77,6 +79,7 @@ function objectsOf(kustomizationDir: string): K8sObject[] {
 const MODELS: Record<string, Record<string, unknown>> = {
   v1: coreV1,
   'apps/v1': appsV1,
+  'networking.k8s.io/v1': networkingV1,
   'policy/v1': policyV1,
 };
 
@@ -97,7 +100,17 @@ function podTemplate(object: K8sObject): { labels: Record<string, string>; spec:
 
 interface PodSpec {
   volumes?: Array<{ name: string; configMap?: { name: string } }>;
-  containers: Array<{ name: string; volumeMounts?: Array<{ name: string }> }>;
+  containers: Array<{
+    name: string;
+    image?: string;
+    volumeMounts?: Array<{ name: string }>;
+    env?: Array<{
+      name: string;
+      value?: string;
+      valueFrom?: { secretKeyRef?: { name: string; key: string } };
+    }>;
+    envFrom?: Array<{ configMapRef?: { name: string } }>;
+  }>;
 }
 
 function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
@@ -255,4 +268,52 @@ describe('deploy/kubernetes', () => {
       }
     },
   );
+
+  it('runs every app with NODE_ENV set explicitly and its own NATS identity’s seed from a Secret', () => {
+    const platform = baseObjects.find(
+      (object) => object.kind === 'ConfigMap' && object.metadata.name === 'tessera-platform',
+    );
+    expect(platform?.data?.['NODE_ENV']).toBe('production');
+    const apps = baseObjects.filter(
+      (object) =>
+        object.kind === 'Deployment' &&
+        podTemplate(object)?.spec.containers[0]?.image?.startsWith('tessera/'),
+    );
+    expect(apps.map((app) => app.metadata.name).sort()).toEqual(['billing', 'chain-indexer']);
+    for (const app of apps) {
+      const container = podTemplate(app)?.spec.containers[0];
+      const env = new Map((container?.env ?? []).map((variable) => [variable.name, variable]));
+      const serviceName = env.get('SERVICE_NAME')?.value ?? '';
+      expect(natsIdentities, `${app.metadata.name}: SERVICE_NAME is a NATS identity`).toContain(serviceName);
+      expect(env.get('NATS_NKEY_SEED')?.valueFrom?.secretKeyRef, app.metadata.name).toEqual({
+        name: 'tessera-nats-seeds',
+        key: serviceName,
+      });
+      expect(container?.envFrom, app.metadata.name).toContainEqual({
+        configMapRef: { name: 'tessera-platform' },
+      });
+    }
+  });
+
+  it('gives NATS the generated config and the identities’ public keys', () => {
+    const nats = baseObjects.find(
+      (object) => object.kind === 'StatefulSet' && object.metadata.name === 'nats',
+    );
+    const template = nats ? podTemplate(nats) : undefined;
+    expect(template?.spec.volumes).toContainEqual({ name: 'config', configMap: { name: 'nats-config' } });
+    expect(template?.spec.containers[0]?.envFrom).toEqual([{ configMapRef: { name: 'nats-user-nkeys' } }]);
+  });
+
+  it.each([
+    ['prod', '/data/STREAM_REPLICAS', '3'],
+    ['dev', '/data/NODE_ENV', 'development'],
+  ])('overlays/%s sets %s of the platform config to %s', (overlay, path, value) => {
+    const kustomization = parse(
+      readFileSync(join(deployDir, 'overlays', overlay, 'kustomization.yaml'), 'utf8'),
+    ) as Kustomization;
+    const operations = (kustomization.patches ?? [])
+      .filter((patch) => patch.target?.kind === 'ConfigMap' && patch.target.name === 'tessera-platform')
+      .flatMap((patch) => parse(patch.patch ?? '') as Array<{ op: string; path: string; value: unknown }>);
+    expect(operations).toContainEqual({ op: 'replace', path, value });
+  });
 });

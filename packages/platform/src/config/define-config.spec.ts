@@ -6,6 +6,7 @@ import {
   defineConfig,
   MessagingConfig,
   messagingEnvSchema,
+  natsServerList,
   PlatformConfig,
   platformEnvSchema,
 } from './define-config.js';
@@ -85,5 +86,37 @@ describe('config', () => {
     const good = view.useFactory(BillingConfig.load({ ...validEnv, PRICE_TABLE: 'v1' })) as MessagingConfig;
     expect(good.NATS_URL).toBe(validEnv.NATS_URL);
     expect(good).not.toHaveProperty('PRICE_TABLE');
+  });
+
+  it('takes several NATS servers, comma-separated, and names NATS_URL when one of them is not a URL', () => {
+    const config = MessagingConfig.load({
+      ...validEnv,
+      NATS_URL: 'nats://n1:4222,nats://n2:4222 , nats://n3:4222',
+    });
+    expect(natsServerList(config.NATS_URL)).toEqual(['nats://n1:4222', 'nats://n2:4222', 'nats://n3:4222']);
+    for (const bad of ['nats://n1:4222,n2 4222', ',']) {
+      const error = captureError(() => MessagingConfig.load({ ...validEnv, NATS_URL: bad }));
+      expect(error.issues.map((issue) => issue.path)).toEqual(['NATS_URL']);
+    }
+  });
+
+  it('accepts a NATS user nkey seed, and refuses anything else without echoing it', () => {
+    const seed = `SU${'A'.repeat(56)}`;
+    expect(MessagingConfig.load({ ...validEnv, NATS_NKEY_SEED: seed }).NATS_NKEY_SEED).toBe(seed);
+    // A secret file's trailing newline (a Kubernetes Secret made with `echo`) is dropped.
+    expect(MessagingConfig.load({ ...validEnv, NATS_NKEY_SEED: `${seed}\n` }).NATS_NKEY_SEED).toBe(seed);
+    const notASeed = 'correct horse battery staple';
+    const error = captureError(() => MessagingConfig.load({ ...validEnv, NATS_NKEY_SEED: notASeed }));
+    expect(error.issues.map((issue) => issue.path)).toEqual(['NATS_NKEY_SEED']);
+    expect(error.message).not.toContain(notASeed);
+  });
+
+  it('defaults NODE_ENV to development and STREAM_REPLICAS to 1', () => {
+    const config = PlatformConfig.load(validEnv);
+    expect([config.NODE_ENV, config.STREAM_REPLICAS]).toEqual(['development', 1]);
+    expect(PlatformConfig.load({ ...validEnv, STREAM_REPLICAS: '3' }).STREAM_REPLICAS).toBe(3);
+    expect(captureError(() => PlatformConfig.load({ ...validEnv, NODE_ENV: 'prod' })).issues[0]?.path).toBe(
+      'NODE_ENV',
+    );
   });
 });

@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { ValidationError, toValidationIssues, type ValidationIssue } from '@tessera/contracts';
 
+const natsUrlSchema = z.url();
+
+/** The servers of a `NATS_URL`: `nats://a:4222,nats://b:4222` → both URLs, blanks dropped. */
+export function natsServerList(natsUrl: string): string[] {
+  return natsUrl
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+}
+
 /**
  * Environment variables every Tessera process reads, the miner agent included. Apps extend it
  * (`platformEnvSchema.extend({ ... })`), or {@link messagingEnvSchema} when they talk over NATS,
@@ -48,7 +58,27 @@ export const platformEnvSchema = z.object({
  * (the miner agent) is not asked for a `NATS_URL`.
  */
 export const messagingEnvSchema = platformEnvSchema.extend({
-  NATS_URL: z.url(),
+  /**
+   * One NATS server URL, or several separated by commas (the nodes of a cluster): the client
+   * connects to any of them and fails over to the others. See {@link natsServerList}.
+   */
+  NATS_URL: z.string().refine(
+    (value) => {
+      const urls = natsServerList(value);
+      return urls.length > 0 && urls.every((url) => natsUrlSchema.safeParse(url).success);
+    },
+    { message: 'Invalid URL: expected a URL or a comma-separated list of URLs' },
+  ),
+  /**
+   * This service's NATS nkey seed (`SU…`): its identity in the permissions table. The server
+   * config holds only the public key. Required with `NODE_ENV=production`; never logged.
+   */
+  NATS_NKEY_SEED: z
+    .string()
+    // A secret file's trailing newline (`echo … > seed`) is not part of the seed.
+    .trim()
+    .regex(/^SU[A-Z2-7]{56}$/, 'must be a NATS user nkey seed (SU followed by 56 base32 characters)')
+    .optional(),
   /**
    * Prefix for every subject, stream and consumer (`<prefix>.rpc.…`); tests use it to isolate runs
    * on one server. Letters and digits only: the eventstore's `Namespace` takes the same value.

@@ -1,10 +1,12 @@
+import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { trace } from '@opentelemetry/api';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { TesseraError } from '@tessera/contracts';
 import { describe, expect, it } from 'vitest';
 import { runWithCorrelationId } from './correlation.js';
-import { createLogger } from './logger.js';
+import { createLogger, defaultLogFormat } from './logger.js';
 import { NestPinoLogger } from './nest-logger.js';
 
 /** A destination that keeps every line, parsed. */
@@ -103,4 +105,55 @@ describe('logger', () => {
       }),
     ]);
   });
+
+  it('writes readable lines when asked (a terminal), still redacted; JSON to any other destination', () => {
+    const out = captureLines();
+    const logger = createLogger({ service: 'billing', destination: out.stream, format: 'pretty' });
+    const secret = 'SUAJ6NKEYSEEDNEVERPRINTED';
+    logger.info({ accountId: 'acc_1', NATS_NKEY_SEED: secret }, 'account opened');
+    const text = out.raw();
+    expect(text).toMatch(/INFO.*account opened/);
+    expect(text).toContain('accountId: "acc_1"');
+    expect(text).not.toContain(secret);
+    expect(() => JSON.parse(text.split('\n')[0] ?? '')).toThrow();
+    // A stream given by the caller is a collector, never a terminal.
+    expect(defaultLogFormat(out.stream)).toBe('json');
+  });
+
+  it.each([
+    ['a terminal', true],
+    ['a pipe', false],
+  ])('picks the format from what stdout is: %s', async (_label, terminal) => {
+    // A child process whose stdout is a real pseudo-terminal (util-linux `script`) or a pipe.
+    const program = `import { createLogger } from ${JSON.stringify(loggerModule)}; createLogger({ service: 'billing' }).info({ accountId: 'acc_1' }, 'account opened');`;
+    const node = [process.execPath, '--input-type=module', '-e', program];
+    const command = terminal ? ['script', '-qec', node.map(shellQuote).join(' '), '/dev/null'] : node;
+    const output = await run(command);
+    if (terminal) {
+      expect(output).toMatch(/INFO.*account opened/);
+      expect(output).not.toContain('"msg"');
+    } else {
+      expect(JSON.parse(output.trim())).toMatchObject({
+        level: 'info',
+        msg: 'account opened',
+        accountId: 'acc_1',
+      });
+    }
+  });
 });
+
+// The compiled module: `test` runs after `build`, and a plain `node` child loads it as is.
+const loggerModule = fileURLToPath(new URL('../../dist/logging/logger.js', import.meta.url));
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+function run(command: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const [file, ...args] = command;
+    execFile(file ?? '', args, { env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${String(err)}\n${stderr}`)) : resolve(stdout),
+    );
+  });
+}

@@ -7,6 +7,7 @@ import {
   type Logger,
   type LevelWithSilent,
 } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { currentCorrelationId } from './correlation.js';
 import { redactSecrets } from './redact.js';
 
@@ -17,12 +18,40 @@ export type PlatformLogger = Logger;
 export interface CreateLoggerOptions {
   service: string;
   level?: LevelWithSilent;
-  /** Where JSON lines go; stdout when omitted. Tests pass a stream to read them back. */
+  /** Where lines go; stdout when omitted. Tests pass a stream to read them back. */
   destination?: DestinationStream;
+  /**
+   * `json` (one object per line, for log collectors) or `pretty` (readable lines, for a person at
+   * a terminal). Default: `pretty` when the lines go to stdout and stdout is a terminal, else `json`.
+   */
+  format?: LogFormat;
+}
+
+/** How log lines are written. */
+export type LogFormat = 'json' | 'pretty';
+
+/** The format {@link createLogger} picks when none is asked for. */
+export function defaultLogFormat(destination: DestinationStream | undefined): LogFormat {
+  return destination === undefined && process.stdout.isTTY ? 'pretty' : 'json';
 }
 
 /**
- * Creates the JSON logger. Every line carries `service`, the active span's `traceId`/`spanId` and
+ * Readable lines through pino-pretty, written synchronously like the JSON destination, so nothing
+ * is lost when the process exits right after a line. Redaction happened before: the pretty stream
+ * sees the same (redacted) object a JSON line would hold.
+ */
+function prettyDestination(destination: DestinationStream | undefined): DestinationStream {
+  return pinoPretty({
+    sync: true,
+    destination: destination ?? 1,
+    colorize: destination === undefined && process.stdout.isTTY,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+}
+
+/**
+ * Creates the logger (JSON lines, or readable ones on a terminal). Every line carries `service`, the active span's `traceId`/`spanId` and
  * the current `correlationId`, and secret-named keys are redacted at any depth.
  */
 export function createLogger(options: CreateLoggerOptions): PlatformLogger {
@@ -50,8 +79,10 @@ export function createLogger(options: CreateLoggerOptions): PlatformLogger {
         bindings: (bindings) => redactSecrets(bindings) as Record<string, unknown>,
       },
     },
-    // pino's default destination (synchronous stdout) when none is given: no lines lost on exit.
-    options.destination ?? pino.destination(1),
+    (options.format ?? defaultLogFormat(options.destination)) === 'pretty'
+      ? prettyDestination(options.destination)
+      : // pino's default destination (synchronous stdout) when none is given: no lines lost on exit.
+        (options.destination ?? pino.destination(1)),
   );
   return redactChildBindings(logger);
 }

@@ -1,6 +1,12 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { MessagingConfig } from '../config/define-config.js';
+import {
+  connect,
+  nkeyAuthenticator,
+  type ConnectionOptions,
+  type NatsConnection,
+} from '@nats-io/transport-node';
+import { inboxPrefix, ValidationError } from '@tessera/contracts';
+import { natsServerList, MessagingConfig, type MessagingEnv } from '../config/define-config.js';
 import { HealthRegistry } from '../health/health-registry.js';
 import { ShutdownRegistry } from '../lifecycle/shutdown-registry.js';
 import {
@@ -16,14 +22,43 @@ export const NATS_CONNECTION = Symbol.for('tessera.platform.natsConnection');
 /** Parameter decorator injecting the NATS connection. */
 export const InjectNats = (): ParameterDecorator & PropertyDecorator => Inject(NATS_CONNECTION);
 
+/** What a connection's options are made from: the platform config, or a CLI's own variables. */
+export type NatsConnectionSettings = Pick<MessagingEnv, 'NATS_URL' | 'SERVICE_NAME' | 'NODE_ENV'> &
+  Partial<Pick<MessagingEnv, 'NATS_NKEY_SEED'>>;
+
 /**
- * Opens the connection: retried forever (a NATS restart must not kill the service; readiness
- * reports it instead), named after the service so `nats server report connections` shows who is who.
+ * The options every Tessera connection uses (services, and the CLI as `operator`): all servers of
+ * `NATS_URL`, the identity's nkey when `NATS_NKEY_SEED` is set, and the identity's own inbox prefix
+ * (`_INBOX_<service>`), the only place the server lets it subscribe for replies. In production a
+ * connection without credentials is refused before it is attempted.
+ */
+export function natsConnectionOptions(settings: NatsConnectionSettings): ConnectionOptions {
+  const seed = settings.NATS_NKEY_SEED;
+  if (seed === undefined && settings.NODE_ENV === 'production') {
+    throw new ValidationError('environment', [
+      {
+        path: 'NATS_NKEY_SEED',
+        message: `required when NODE_ENV=production: the nkey seed of the "${settings.SERVICE_NAME}" identity (NATS permissions table)`,
+      },
+    ]);
+  }
+  return {
+    servers: natsServerList(settings.NATS_URL),
+    name: settings.SERVICE_NAME,
+    inboxPrefix: inboxPrefix(settings.SERVICE_NAME),
+    ...(seed === undefined ? {} : { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) }),
+  };
+}
+
+/**
+ * Opens the connection: retried forever while the server is unreachable (a NATS restart must not
+ * kill the service; readiness reports it instead), but a server that refuses the credentials fails
+ * start-up at once. Named after the service so `nats server report connections` shows who is who.
  */
 export async function connectNats(config: MessagingConfig, logger: PlatformLogger): Promise<NatsConnection> {
+  const options = natsConnectionOptions(config);
   const connection = await connect({
-    servers: config.NATS_URL,
-    name: config.SERVICE_NAME,
+    ...options,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1_000,
     waitOnFirstConnect: true,
@@ -31,7 +66,15 @@ export async function connectNats(config: MessagingConfig, logger: PlatformLogge
     // (measured by bench:eventstore); errors still carry their own stacks.
     noAsyncTraces: true,
   });
-  logger.info({ server: redactUrlCredentials(config.NATS_URL) }, 'nats connected');
+  logger.info(
+    {
+      servers: natsServerList(config.NATS_URL).map(redactUrlCredentials),
+      connectedTo: connection.getServer(),
+      authenticated: options.authenticator !== undefined,
+      inboxPrefix: options.inboxPrefix,
+    },
+    'nats connected',
+  );
   void logStatus(connection, logger);
   return connection;
 }
