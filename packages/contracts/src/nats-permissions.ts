@@ -2,6 +2,7 @@ import {
   ChangeAccountStatus,
   ChargeGpuUsage,
   CreditAccount,
+  CreditSuspendedDeposit,
   ExportStatement,
   GetAccount,
   GetPriceBook,
@@ -106,6 +107,7 @@ const contextsWithConsumers: readonly ContextName[] = [
  */
 export const operatorOnlyRpcSubjects: readonly string[] = [
   CreditAccount.subject,
+  CreditSuspendedDeposit.subject,
   SetTaoPrice.subject,
   SetModelPrice.subject,
   SetGpuPrice.subject,
