@@ -55,7 +55,7 @@ function boundedDecimal(
   max: bigint,
   what: string,
   options: { positive?: boolean; signed?: boolean } = {},
-): z.ZodType<string> {
+): z.ZodType<string, string> {
   const digits = digitsOf(max);
   const pattern = new RegExp(
     options.signed ? `^(0|-?[1-9][0-9]{0,${digits - 1}})$` : `^(0|[1-9][0-9]{0,${digits - 1}})$`,

@@ -2,21 +2,30 @@
 import { Writable } from 'node:stream';
 import { type INestApplication } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { EventRegistry, eventContracts, type Clock, type PendingEvent } from '@tessera/contracts';
+import {
+  EventRegistry,
+  ReconcileBilling,
+  eventContracts,
+  type Clock,
+  type PendingEvent,
+  type RpcResponseOf,
+} from '@tessera/contracts';
 import { EventStore } from '@tessera/eventstore';
 import { createApp } from '@tessera/platform';
 import { ProjectionHost, RpcClient } from '@tessera/platform/messaging';
 import { type TestEnvironment } from '@tessera/testkit';
 import { expect } from 'vitest';
 import { DataSource } from 'typeorm';
-import { BillingModule, BillingProjections } from '../app.module.js';
+import { BillingModule } from '../app.module.js';
+import { billingUpcasters } from '../ledger/ledger-upcasters.js';
 
-export const PROJECTIONS = [
+/** Every consumer billing runs: three read models and two reactors. */
+export const CONSUMERS = [
   'billing-directory',
   'billing-ledger',
   'billing-usage-daily',
-  'billing-deposits',
-  'billing-request-charges',
+  'billing-deposit-crediting',
+  'billing-request-charging',
 ];
 
 export function billingEnv(env: TestEnvironment, extra: Record<string, string> = {}): Record<string, string> {
@@ -61,10 +70,11 @@ export interface Outside {
 }
 
 export async function outside(env: TestEnvironment): Promise<Outside> {
-  const nc = await connect({ servers: env.natsUrl, noAsyncTraces: true });
+  const nc = await connect({ ...env.natsConnectionOptions, noAsyncTraces: true });
   const store = new EventStore({
     connection: nc,
     registry: new EventRegistry(eventContracts),
+    upcasters: billingUpcasters,
     namespace: env.namespace,
     defaultActor: 'service:test',
   });
@@ -100,16 +110,25 @@ export async function waitForIdle(app: INestApplication, timeoutMs = 30_000): Pr
   }
 }
 
-/** Σ over all ledger accounts is zero; entries sum to zero; no customer balance below zero. */
+/** Each unit's ledger balances sum to zero; entries sum to zero; no customer or grant below zero. */
 export async function assertLedgerBalanced(dataSource: DataSource): Promise<void> {
   const [sums] = (await dataSource.query(
-    `SELECT coalesce(sum(balance), 0)::text AS balances,
+    `SELECT coalesce(sum(balance) FILTER (WHERE ledger_account NOT LIKE 'tao:%'), 0)::text AS nano_usd,
+            coalesce(sum(balance) FILTER (WHERE ledger_account LIKE 'tao:%'), 0)::text AS rao,
             (SELECT coalesce(sum(change), 0)::text FROM billing_ledger_entries) AS entries,
             (SELECT count(*)::int FROM billing_ledger_balances
               WHERE balance < 0 AND (ledger_account LIKE 'customer:%' OR ledger_account LIKE 'grant:%')) AS negative
        FROM billing_ledger_balances`,
-  )) as { balances: string; entries: string; negative: number }[];
-  expect(sums).toEqual({ balances: '0', entries: '0', negative: 0 });
+  )) as { nano_usd: string; rao: string; entries: string; negative: number }[];
+  expect(sums).toEqual({ nano_usd: '0', rao: '0', entries: '0', negative: 0 });
+}
+
+/** Runs the reconciliation (item 9 of the money issue) and expects it clean. */
+export async function assertReconciled(rpc: RpcClient): Promise<RpcResponseOf<typeof ReconcileBilling>> {
+  const report = await rpc.call(ReconcileBilling, {}, { timeoutMs: 90_000 });
+  expect(report.mismatches).toEqual([]);
+  expect(report.consistent).toBe(true);
+  return report;
 }
 
 export async function ledgerBalances(dataSource: DataSource): Promise<Record<string, string>> {
@@ -119,8 +138,8 @@ export async function ledgerBalances(dataSource: DataSource): Promise<Record<str
   return Object.fromEntries(rows.map((row) => [row.ledger_account, row.balance]));
 }
 
-export function projections(app: INestApplication): BillingProjections {
-  return app.get(BillingProjections);
+export function consumers(app: INestApplication): ProjectionHost {
+  return app.get(ProjectionHost);
 }
 
 export function dataSourceOf(app: INestApplication): DataSource {
