@@ -81,7 +81,7 @@ export class SuspenseService implements OnApplicationBootstrap {
     const address = ref.address === undefined ? undefined : await this.addresses.fresh(ref.address);
     const parked = address?.suspended.get(ref.depositKey);
     if (address && ref.address !== undefined && parked) {
-      const accountId = parked.releasedTo ?? ref.accountId ?? address.claimedBy;
+      const accountId = ref.accountId ?? parked.releasedTo ?? address.claimedBy;
       if (accountId === undefined) throw billingErrors.accountIdRequired(ref.address);
       await this.accounts.get(accountId);
       await this.addresses.release(ref.address, ref.depositKey, accountId, by, actor);

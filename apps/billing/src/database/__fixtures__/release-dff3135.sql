@@ -110,7 +110,8 @@ CREATE UNIQUE INDEX "IDX_d1075e6d0d57307e3b483ecae4" ON billing_accounts USING b
 CREATE INDEX "IDX_d471c0b12e5378f1666d9a22a7" ON billing_api_keys USING btree (account_id);
 
 -- Rows the previous release wrote: an account with a key and a settled grant, its ledger, a day
--- of usage, checkpoints under the consumer names of that release, and one parked deposit.
+-- of usage, checkpoints under the consumer names of that release (the test writes the BILLING
+-- and CHAIN messages they point at), and one parked deposit.
 INSERT INTO billing_accounts (account_id, name, status, deposit_address)
   VALUES ('legacy', 'Legacy Ltd', 'open', '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty');
 INSERT INTO billing_api_keys (key_id, account_id, name, secret_hash, scopes, limits, expires_at, revoked)
@@ -126,8 +127,11 @@ INSERT INTO billing_ledger_entries (entry_key, ledger_account, counterparty, cha
 INSERT INTO billing_usage_daily (account_id, day, product, item, requests, prompt_tokens, completion_tokens, gpu_seconds, amount)
   VALUES ('legacy', '2026-01-01', 'inference', 'llama-3-8b', 3, 3000, 1500, 0, 12000);
 INSERT INTO projection_checkpoints (projection, sequence) VALUES
-  ('billing-directory', 3), ('billing-ledger', 3), ('billing-usage-daily', 3),
-  ('billing-deposits', 7), ('billing-request-charges', 11);
+  ('billing-directory', 4), ('billing-ledger', 4), ('billing-usage-daily', 4),
+  ('billing-deposits', 2), ('billing-request-charges', 0);
+-- The deposit the first release lost (issue 7.1): parked while the directory lagged, checkpoint
+-- moved past it. The payload is the CHAIN message as stored; the test publishes it as sequence 2.
 INSERT INTO projection_dead_letters (projection, sequence, subject, event_id, event_type, error_code, reason, payload)
-  VALUES ('billing-deposits', 5, 'chain.transfer.t5', '0191a7a8-0000-7000-8000-000000000005', 'chain.TransferObserved',
-          'INTERNAL', 'account directory lagged', '{}');
+  VALUES ('billing-deposits', 2, 'chain.transfer.a', '0191a7a8-0000-7000-8000-0000000000a2', 'chain.TransferObserved',
+          'NOT_FOUND', 'account for 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty not in the directory yet',
+          '{"id":"0191a7a8-0000-7000-8000-0000000000a2","type":"chain.TransferObserved","version":1,"streamId":"chain.transfer.a","sequence":1,"occurredAt":"2026-01-01T00:02:00.000Z","correlationId":"0191a7a8-0000-7000-8000-0000000000a2","causationId":null,"traceparent":null,"actor":"service:chain-indexer","data":{"from":"5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY","to":"5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty","amount":"500000000","blockNumber":10,"blockHash":"0x000000000000000000000000000000000000000000000000000000000000000a","extrinsicIndex":1,"eventIndex":2}}');
