@@ -229,25 +229,30 @@ describe('billing service (real NATS and Postgres)', () => {
     const before = (await ext.store.currentPosition(accountStreamId('acme'))).version;
     const huge = `1${'0'.repeat(45)}`;
     for (const amount of ['0', '-5', '1.5', 'ten', '1e3', ' 7', huge, '9'.repeat(900_000)]) {
+      // Raw requests: the service itself refuses them (the client would refuse them first).
       await expect(
-        ext.rpc.call(CreditAccount, { accountId: 'acme', idempotencyKey: `bad-${amount.length}`, amount }),
+        ext.raw(CreditAccount, { accountId: 'acme', idempotencyKey: `bad-${amount.length}`, amount }),
       ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-      await expect(ext.rpc.call(GrantCredit, grantRequest('acme', 'proxy-1', amount))).rejects.toMatchObject({
+      await expect(ext.raw(GrantCredit, grantRequest('acme', 'proxy-1', amount))).rejects.toMatchObject({
         code: 'VALIDATION_FAILED',
       });
     }
     // Without an idempotency key a retried grant would hold twice: the key is required.
     await expect(
-      ext.rpc.call(GrantCredit, { accountId: 'acme', holder: 'proxy-1', requested: '5' } as never),
-    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+      ext.raw(GrantCredit, { accountId: 'acme', holder: 'proxy-1', requested: '5' }),
+    ).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
     await expect(ext.rpc.call(GrantCredit, grantRequest('nobody', 'proxy-1', '5'))).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
     // Strings are bounded too: a 900,000-digit cursor is refused by its contract, not by Postgres.
     await expect(
-      ext.rpc.call(ListLedgerEntries, { accountId: 'acme', after: '9'.repeat(900_000) }),
-    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-    await expect(ext.rpc.call(ListLedgerEntries, { accountId: 'acme', after: 'x' })).rejects.toMatchObject({
+      ext.raw(ListLedgerEntries, { accountId: 'acme', after: '9'.repeat(900_000) }),
+    ).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+    await expect(ext.raw(ListLedgerEntries, { accountId: 'acme', after: 'x' })).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
     });
     await ext.rpc.call(CreditAccount, { accountId: 'acme', idempotencyKey: 'promo-1', amount: usd(1) });

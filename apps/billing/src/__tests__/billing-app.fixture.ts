@@ -5,7 +5,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   EventRegistry,
   ReconcileBilling,
+  TesseraError,
   eventContracts,
+  type RpcContract,
+  type WireError,
   type Clock,
   type PendingEvent,
   type RpcResponseOf,
@@ -66,6 +69,12 @@ export interface Outside {
   nc: NatsConnection;
   rpc: RpcClient;
   store: EventStore;
+  /**
+   * Sends `body` to a contract's subject as raw JSON, past the client's own validation, so the
+   * service's answer to bad input is what is tested; resolves with the result or rejects with the
+   * typed error from the reply.
+   */
+  raw(contract: RpcContract, body: unknown): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -83,6 +92,18 @@ export async function outside(env: TestEnvironment): Promise<Outside> {
     nc,
     rpc: new RpcClient(nc, { subjectPrefix: env.namespace, defaultTimeoutMs: 15_000 }),
     store,
+    async raw(contract, body) {
+      const reply = await nc.request(`${env.namespace}.${contract.subject}`, JSON.stringify(body), {
+        timeout: 30_000,
+      });
+      const parsed = JSON.parse(new TextDecoder().decode(reply.data)) as {
+        ok: boolean;
+        result?: unknown;
+        error?: WireError;
+      };
+      if (parsed.ok) return parsed.result;
+      throw TesseraError.fromWire(parsed.error ?? { code: 'INTERNAL', message: 'reply without an error' });
+    },
     close: () => nc.close(),
   };
 }
