@@ -31,7 +31,6 @@ import {
 import { FakeClock, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { type DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { accountStreamId } from './accounts/account.service.js';
 import { depositJunction } from './accounts/deposit-address.js';
@@ -46,6 +45,7 @@ import {
   ledgerBalances,
   outside,
   publish,
+  readModelRows,
   startBilling,
   waitForIdle,
   type Outside,
@@ -53,23 +53,6 @@ import {
 
 const USD = 1_000_000_000n;
 
-/** Every row of every billing read model, in a stable order (ledger entries without their serial id). */
-async function readModelRows(dataSource: DataSource): Promise<Record<string, unknown>> {
-  const queries: Record<string, string> = {
-    accounts: 'SELECT * FROM billing_accounts ORDER BY account_id',
-    apiKeys: 'SELECT * FROM billing_api_keys ORDER BY key_id',
-    grants: 'SELECT * FROM billing_grants ORDER BY grant_id',
-    depositAddresses: 'SELECT address, account_id FROM billing_deposit_addresses ORDER BY address',
-    balances: 'SELECT * FROM billing_ledger_balances ORDER BY ledger_account',
-    entries:
-      'SELECT entry_key, ledger_account, counterparty, change, balance_after, event_type, idempotency_key, occurred_at FROM billing_ledger_entries ORDER BY id',
-    suspended: 'SELECT * FROM billing_suspended_deposits ORDER BY deposit_key',
-    usage: 'SELECT * FROM billing_usage_daily ORDER BY account_id, day, product, item',
-  };
-  const rows: Record<string, unknown> = {};
-  for (const [name, sql] of Object.entries(queries)) rows[name] = await dataSource.query(sql);
-  return rows;
-}
 const usd = (dollars: number): string => ((BigInt(Math.round(dollars * 100)) * USD) / 100n).toString();
 const SENDER = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY';
 

@@ -13,13 +13,15 @@ import {
   type PendingEvent,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { EventStore } from '@tessera/eventstore';
+import { ConsumerRunner, EventStore } from '@tessera/eventstore';
 import { createApp } from '@tessera/platform';
 import { ProjectionHost, RpcClient } from '@tessera/platform/messaging';
 import { type TestEnvironment } from '@tessera/testkit';
 import { expect } from 'vitest';
 import { DataSource } from 'typeorm';
-import { BillingModule } from '../app.module.js';
+import pg from 'pg';
+import { BillingModule, billingProjections } from '../app.module.js';
+import { billingMigrations } from '../database/billing.migrations.js';
 import { billingUpcasters } from '../ledger/ledger-upcasters.js';
 
 /** Every consumer billing runs: three read models and two reactors. */
@@ -170,4 +172,67 @@ export function dataSourceOf(app: INestApplication): DataSource {
 /** A 0x-prefixed 32-byte hash made from a number, for block hashes. */
 export function blockHash(n: number): string {
   return `0x${n.toString(16).padStart(64, '0')}`;
+}
+
+/** Every row of every billing read model, in a stable order (ledger entries without their serial id). */
+export async function readModelRows(dataSource: DataSource): Promise<Record<string, unknown>> {
+  const queries: Record<string, string> = {
+    accounts: 'SELECT * FROM billing_accounts ORDER BY account_id',
+    apiKeys: 'SELECT * FROM billing_api_keys ORDER BY key_id',
+    grants: 'SELECT * FROM billing_grants ORDER BY grant_id',
+    depositAddresses: 'SELECT address, account_id FROM billing_deposit_addresses ORDER BY address',
+    balances: 'SELECT * FROM billing_ledger_balances ORDER BY ledger_account',
+    entries:
+      'SELECT entry_key, ledger_account, counterparty, change, balance_after, event_type, idempotency_key, occurred_at FROM billing_ledger_entries ORDER BY id',
+    suspended: 'SELECT * FROM billing_suspended_deposits ORDER BY deposit_key',
+    usage: 'SELECT * FROM billing_usage_daily ORDER BY account_id, day, product, item',
+  };
+  const rows: Record<string, unknown> = {};
+  for (const [name, sql] of Object.entries(queries)) rows[name] = await dataSource.query(sql);
+  return rows;
+}
+
+/**
+ * The read models one billing process alone builds from the streams as they are now: every
+ * projection run from sequence 1 into a fresh schema (no lease, no reactors), then read back.
+ * What a run with replicas, crashes or outages must equal.
+ */
+export async function readModelsBuiltAlone(
+  env: TestEnvironment,
+  connection: NatsConnection,
+): Promise<Record<string, unknown>> {
+  const schema = `${env.schema}_alone`;
+  const admin = new pg.Client({ connectionString: env.databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA "${schema}"`);
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: env.databaseUrl,
+    schema,
+    extra: { options: `-c search_path=${schema}` },
+    entities: [],
+    migrations: billingMigrations,
+  });
+  try {
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+    const store = new EventStore({
+      connection,
+      registry: new EventRegistry(eventContracts),
+      upcasters: billingUpcasters,
+      namespace: env.namespace,
+    });
+    const runners = billingProjections.map(
+      (projection) =>
+        new ConsumerRunner({ store, dataSource, role: { kind: 'projection', projection }, lease: false }),
+    );
+    await Promise.all(runners.map((runner) => runner.start()));
+    await Promise.all(runners.map((runner) => runner.waitUntilCaughtUp(120_000)));
+    await Promise.all(runners.map((runner) => runner.stop()));
+    return await readModelRows(dataSource);
+  } finally {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await admin.end();
+  }
 }
