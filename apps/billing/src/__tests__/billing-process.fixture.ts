@@ -2,9 +2,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Streams, type StreamDeclaration } from '@tessera/contracts';
 import { findFreePort } from '@tessera/devservers';
+import { type EventStore } from '@tessera/eventstore';
 import { type TestEnvironment } from '@tessera/testkit';
-import { billingEnv } from './billing-app.fixture.js';
+import { DataSource } from 'typeorm';
+import { CONSUMERS, billingEnv } from './billing-app.fixture.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -114,4 +117,55 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** A data source on the test's billing schema, to read what billing processes wrote. */
+export async function billingSchemaDataSource(env: TestEnvironment): Promise<DataSource> {
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: env.databaseUrl,
+    schema: env.schema,
+    extra: { options: `-c search_path=${env.schema}` },
+    entities: [],
+  });
+  return dataSource.initialize();
+}
+
+/**
+ * Waits until every billing consumer's committed checkpoint (in Postgres: whichever process is
+ * active) covers the last message of its stream, and the streams stopped growing.
+ */
+export async function waitForCheckpoints(
+  dataSource: DataSource,
+  store: EventStore,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const streams = {
+    'billing-deposit-crediting': Streams.CHAIN,
+    'billing-request-charging': Streams.INFERENCE,
+  };
+  const streamOf = (name: string): StreamDeclaration =>
+    (streams as Record<string, StreamDeclaration | undefined>)[name] ?? Streams.BILLING;
+  const heads = async (): Promise<Record<string, number>> => {
+    const entries = await Promise.all(
+      CONSUMERS.map(async (name) => [name, await store.lastSequence(streamOf(name)).catch(() => 0)] as const),
+    );
+    return Object.fromEntries(entries);
+  };
+  await until(
+    async () => {
+      const before = await heads();
+      const rows = (await dataSource.query(
+        'SELECT projection, sequence::int AS sequence FROM projection_checkpoints',
+      )) as {
+        projection: string;
+        sequence: number;
+      }[];
+      const at = new Map(rows.map((row) => [row.projection, row.sequence]));
+      const caughtUp = CONSUMERS.every((name) => (at.get(name) ?? 0) >= (before[name] ?? 0));
+      return caughtUp && JSON.stringify(await heads()) === JSON.stringify(before);
+    },
+    'billing consumers caught up',
+    timeoutMs,
+  );
 }
