@@ -80,7 +80,10 @@ export interface Outside {
   close(): Promise<void>;
 }
 
-export async function outside(env: TestEnvironment): Promise<Outside> {
+export async function outside(
+  env: TestEnvironment,
+  options: { streamReplicas?: number } = {},
+): Promise<Outside> {
   const nc = await connect({ ...env.natsConnectionOptions, noAsyncTraces: true });
   const store = new EventStore({
     connection: nc,
@@ -88,6 +91,7 @@ export async function outside(env: TestEnvironment): Promise<Outside> {
     upcasters: billingUpcasters,
     namespace: env.namespace,
     defaultActor: 'service:test',
+    streams: { replicas: options.streamReplicas ?? 1 },
   });
   await store.ensureStreams();
   return {
