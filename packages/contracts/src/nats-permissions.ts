@@ -1,3 +1,4 @@
+import { deadLetterContracts } from './operations/dead-letters.js';
 import {
   ChangeAccountStatus,
   ChargeGpuUsage,
@@ -87,7 +88,8 @@ export function inboxPrefix(identity: string): string {
 
 /** The dead-letter RPCs every consuming service answers (list, replay), for the operator. */
 export function deadLetterRpcSubjects(context: ContextName): readonly string[] {
-  return [`rpc.${context}.listDeadLetters`, `rpc.${context}.replayDeadLetters`];
+  const contracts = deadLetterContracts(context);
+  return [contracts.list.subject, contracts.replay.subject];
 }
 
 /** The contexts whose services answer dead-letter RPCs: every one that runs consumers. */

@@ -1,4 +1,4 @@
-import { jetstreamManager, JetStreamApiError } from '@nats-io/jetstream';
+import { jetstreamManager, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerHandle } from './nats.js';
 import { type NatsConfigValue } from './nats-config.js';
@@ -15,7 +15,7 @@ export interface NatsClusterOptions {
   /** fsync every write, as the deployments do. */
   syncAlways?: boolean;
   pipeOutput?: boolean;
-  /** How long to wait for the cluster to elect a JetStream meta leader; 30 s by default. */
+  /** How long to wait for the cluster to elect a JetStream meta leader and gather every node; 60 s by default. */
   readyTimeoutMs?: number;
 }
 
@@ -109,7 +109,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   };
 
   try {
-    await waitForMetaLeader(withConnection, options.readyTimeoutMs ?? 30_000);
+    await waitForMetaLeader(withConnection, options.readyTimeoutMs ?? 60_000, size);
   } catch (err) {
     await cluster.stop();
     throw err;
@@ -117,10 +117,16 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   return cluster;
 }
 
-/** JetStream answers account info only once the cluster has elected its meta leader. */
+/**
+ * Ready means the cluster has a JetStream meta leader *and* every node joined it as a peer:
+ * JetStream answers account info once a meta leader exists, but a stream with one replica per
+ * node is only placed ("no suitable peers" before) when all of them are in. A probe stream of
+ * that size is created and removed.
+ */
 async function waitForMetaLeader(
   withConnection: <T>(work: (nc: NatsConnection) => Promise<T>) => Promise<T>,
   timeoutMs: number,
+  peers: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -128,6 +134,14 @@ async function waitForMetaLeader(
     const ready = await withConnection(async (nc) => {
       const jsm = await jetstreamManager(nc, { checkAPI: false });
       await jsm.getAccountInfo();
+      const probe = `cluster_ready_probe_${process.pid}`;
+      await jsm.streams.add({
+        name: probe,
+        subjects: [`${probe}.>`],
+        num_replicas: peers,
+        storage: StorageType.Memory,
+      });
+      await jsm.streams.delete(probe);
       return true;
     }).catch((err: unknown) => {
       lastError = err;
@@ -137,7 +151,7 @@ async function waitForMetaLeader(
     await sleep(200);
   }
   throw new Error(
-    `the NATS cluster elected no JetStream meta leader in ${timeoutMs} ms: ${String(lastError)}`,
+    `the NATS cluster had no JetStream meta leader with every node as a peer within ${timeoutMs} ms: ${String(lastError)}`,
   );
 }
 

@@ -1,4 +1,6 @@
 import {
+  ErrorCode,
+  TesseraError,
   eventEnvelopeSchema,
   parseOrThrow,
   streamFor,
@@ -198,17 +200,24 @@ export class EventStore {
       headers.set(EVENT_TYPES_HEADER, [...new Set(envelopes.map((envelope) => envelope.type))].join(','));
       const first = envelopes[0] as EventEnvelope;
       await this.options.faults?.beforePublish?.(streamId, envelopes.length);
-      let ack: PubAck;
-      try {
-        ack = await this.jetstream.publish(subject, payload, {
-          msgID: first.id,
-          expect: { lastSubjectSequence: start.sequence },
-          headers,
-          timeout: this.publishTimeoutMs,
-        });
-      } catch (err) {
-        if (isWrongLastSequence(err)) throw new ConcurrencyConflictError(streamId, start.sequence, err);
-        throw asUnavailable(err, `append to ${streamId}`);
+      const publish = async (msgID: string): Promise<PubAck> => {
+        try {
+          return await this.jetstream.publish(subject, payload, {
+            msgID,
+            expect: { lastSubjectSequence: start.sequence },
+            headers,
+            timeout: this.publishTimeoutMs,
+          });
+        } catch (err) {
+          if (isWrongLastSequence(err)) throw new ConcurrencyConflictError(streamId, start.sequence, err);
+          throw asUnavailable(err, `append to ${streamId}`);
+        }
+      };
+      let ack = await publish(first.id);
+      if (ack.duplicate && ack.seq === 0) {
+        ack = await this.confirmDuplicate(streamId, start, first.id, () =>
+          publish(`${first.id}.${start.sequence}`),
+        );
       }
       return {
         events: envelopes,
@@ -231,7 +240,42 @@ export class EventStore {
    */
   async readStream(streamId: string, options: { after?: StreamPosition } = {}): Promise<StreamState> {
     parseOrThrow(streamIdSchema, streamId, 'stream id');
-    const after = options.after ?? NO_STREAM;
+    let state = await this.readOnce(streamId, options.after ?? NO_STREAM);
+    // On a cluster the short-lived consumer may sit on a replica that is still catching up and
+    // serve a prefix. The stream's leader knows the aggregate's last commit: read on until the
+    // read reaches it, so what a decision is based on is never older than the leader's view.
+    for (let attempt = 0; ; attempt += 1) {
+      const head = await this.currentPosition(streamId);
+      if (head.sequence <= state.position.sequence) return state;
+      if (attempt >= 50) {
+        throw new TesseraError(
+          ErrorCode.Unavailable,
+          `read ${streamId}: the replica serving reads stays behind the stream leader (at ${state.position.sequence}, leader at ${head.sequence})`,
+        );
+      }
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      const more = await this.readOnce(streamId, state.position);
+      state = { events: [...state.events, ...more.events], position: more.position };
+    }
+  }
+
+  private async readOnce(streamId: string, after: StreamPosition): Promise<StreamState> {
+    const commits = await this.readCommits(streamId, after);
+    const events = commits.flatMap((commit) => commit.events);
+    return {
+      events,
+      position: {
+        sequence: commits.at(-1)?.sequence ?? after.sequence,
+        version: events.at(-1)?.sequence ?? after.version,
+      },
+    };
+  }
+
+  /** The commits stored after `after`, each with its stream sequence. */
+  private async readCommits(
+    streamId: string,
+    after: StreamPosition,
+  ): Promise<{ sequence: number; events: Event[] }[]> {
     const streamName = this.namespace.streamName(streamFor(streamId));
     try {
       const jsm = await this.manager();
@@ -247,31 +291,54 @@ export class EventStore {
       });
       try {
         const expected = info.num_pending;
-        const events: Event[] = [];
-        let sequence = after.sequence;
-        let received = 0;
+        const commits: { sequence: number; events: Event[] }[] = [];
         if (expected > 0) {
           const consumer = await this.jetstream.consumers.get(streamName, info.name);
-          while (received < expected) {
-            const batch = await consumer.fetch({ max_messages: expected - received, expires: 5_000 });
+          while (commits.length < expected) {
+            const batch = await consumer.fetch({ max_messages: expected - commits.length, expires: 5_000 });
             let got = 0;
             for await (const message of batch) {
-              for (const envelope of envelopesIn(message.data)) events.push(this.decoder.decode(envelope));
-              sequence = message.seq;
+              commits.push({
+                sequence: message.seq,
+                events: envelopesIn(message.data).map((envelope) => this.decoder.decode(envelope)),
+              });
               got += 1;
             }
             if (got === 0)
               throw new Error(`stream ${streamId}: consumer delivered fewer messages than announced`);
-            received += got;
           }
         }
-        return { events, position: { sequence, version: events.at(-1)?.sequence ?? after.version } };
+        return commits;
       } finally {
         jsm.consumers.delete(streamName, info.name).catch(() => undefined);
       }
     } catch (err) {
       throw asUnavailable(err, `read ${streamId}`);
     }
+  }
+
+  /**
+   * JetStream clusters before nats-server 2.11 can answer a publish with "duplicate" and sequence
+   * 0 for a message whose first attempt a leader election dropped unstored (nats-server PR
+   * #6415): the id stays in the dedup window although nothing was written. So a duplicate
+   * without a sequence is checked against the stream. Stored (an earlier attempt landed): its
+   * position. Not stored: the commit is published once more under an id of its own — the
+   * expected subject sequence still makes sure it lands at most once.
+   */
+  private async confirmDuplicate(
+    streamId: string,
+    after: StreamPosition,
+    firstEventId: string,
+    republish: () => Promise<PubAck>,
+  ): Promise<PubAck> {
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      const commit = (await this.readCommits(streamId, after)).find((candidate) =>
+        candidate.events.some((event) => event.id === firstEventId),
+      );
+      if (commit) return { stream: '', seq: commit.sequence, duplicate: true, domain: '' } as PubAck;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return republish();
   }
 
   /** Where an aggregate stands, from its last stored commit (one direct get, no consumer). */

@@ -1,5 +1,10 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
-import { NoRespondersError, TimeoutError } from '@nats-io/transport-node';
+import {
+  NoRespondersError,
+  PermissionViolationError,
+  RequestError,
+  TimeoutError,
+} from '@nats-io/transport-node';
 import { ErrorCode, TesseraError, ValidationError } from '@tessera/contracts';
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyExhaustedError, isUnavailable } from './errors.js';
@@ -36,6 +41,12 @@ describe('classifyFailure', () => {
     ['a numeric overflow (22003)', pgError('22003')],
     ['a unique violation (23505)', pgError('23505')],
     ['bad JSON', new SyntaxError('Unexpected token')],
+    [
+      'a subject NATS refuses to this identity',
+      new RequestError('refused', {
+        cause: new PermissionViolationError('Permissions Violation for Publish to "x"', 'publish', 'x'),
+      }),
+    ],
   ])('%s is poison', (_label, err) => {
     expect(classifyFailure(err)).toBe('poison');
   });

@@ -1,4 +1,5 @@
 import {
+  PermissionViolationError,
   ClosedConnectionError,
   ConnectionError,
   DrainingConnectionError,
@@ -50,6 +51,8 @@ const TRANSIENT_SOCKET_CODES = new Set<string>([
 /** Classifies an error thrown while processing an event or serving a command. */
 export function classifyFailure(err: unknown): FailureKind {
   if (isTesseraError(err)) return TRANSIENT_CODES.has(err.code) ? 'transient' : 'poison';
+  // NATS refused the subject to this identity: retrying changes nothing until the operator does.
+  if (isPermissionViolation(err)) return 'poison';
   if (isNatsOutage(err)) return 'transient';
   if (err instanceof SyntaxError) return 'poison';
   const sqlState = sqlStateOf(err);
@@ -57,6 +60,14 @@ export function classifyFailure(err: unknown): FailureKind {
   const socketCode = (err as { code?: unknown } | null)?.code;
   if (typeof socketCode === 'string' && TRANSIENT_SOCKET_CODES.has(socketCode)) return 'transient';
   return 'unknown';
+}
+
+/** True when NATS refused a publish or subscribe to this connection's identity (directly or as the cause). */
+export function isPermissionViolation(err: unknown): boolean {
+  return (
+    err instanceof PermissionViolationError ||
+    (err instanceof Error && err.cause instanceof PermissionViolationError)
+  );
 }
 
 /** True for errors that mean NATS or JetStream could not be reached or had no leader. */
@@ -71,7 +82,7 @@ export function isNatsOutage(err: unknown): boolean {
   ) {
     return true;
   }
-  if (err instanceof RequestError) return true;
+  if (err instanceof RequestError) return !isPermissionViolation(err);
   if (err instanceof JetStreamApiError) {
     return err.status === 503 || TRANSIENT_JETSTREAM_API_CODES.has(err.code);
   }

@@ -30,11 +30,20 @@ export async function openDataSource(databaseUrl: string, schema: string): Promi
 }
 
 export async function openHarness(
-  options: { clock?: Clock; withDatabase?: boolean; servers?: TestEnvironmentOptions } = {},
+  options: {
+    clock?: Clock;
+    withDatabase?: boolean;
+    servers?: TestEnvironmentOptions;
+    streamReplicas?: number;
+  } = {},
 ): Promise<Harness> {
   const env = await useTestEnvironment(options.servers);
   // Reconnect for ever: fault tests restart the server under a live connection.
-  const nc = await connect({ servers: env.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const nc = await connect({
+    ...env.natsConnectionOptions,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
   const store = new EventStore({
     connection: nc,
     registry: counterRegistry,
@@ -42,6 +51,7 @@ export async function openHarness(
     namespace: env.namespace,
     defaultActor: 'service:test',
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.streamReplicas ? { streams: { replicas: options.streamReplicas } } : {}),
   });
   await store.ensureStreams();
   const dataSource =

@@ -269,11 +269,18 @@ export class ConsumerRunner {
 
   /** Resolves once the checkpoint covers the last message in the stream that this consumer reads. */
   async waitUntilCaughtUp(timeoutMs = 10_000): Promise<void> {
-    const target = await this.options.store.lastSequence(
-      this.definition.stream,
-      this.definition.filterSubject,
-    );
-    await this.waitForSequence(target, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    let target: number | undefined;
+    while (target === undefined) {
+      try {
+        target = await this.options.store.lastSequence(this.definition.stream, this.definition.filterSubject);
+      } catch (err) {
+        // A stream electing a leader answers nothing for a moment; wait it out.
+        if (classifyFailure(err) !== 'transient' || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    await this.waitForSequence(target, Math.max(1, deadline - Date.now()));
   }
 
   /** The checkpoint as committed in Postgres. */

@@ -1,5 +1,6 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import { type NatsConnection } from '@nats-io/transport-node';
+import { leaseBucket } from '@tessera/contracts';
 
 /** Options of a {@link Lease}. */
 export interface LeaseOptions {
@@ -39,7 +40,9 @@ export class Lease {
       throw new RangeError(`lease name "${options.name}" is not a KV key`);
     const ttlMs = options.ttlMs ?? 15_000;
     // One bucket per lease: the TTL is the bucket's max age, so it belongs to the lease.
-    const bucket = options.namespace ? `${options.namespace}_lease_${options.name}` : `lease_${options.name}`;
+    const bucket = options.namespace
+      ? `${options.namespace}_${leaseBucket(options.name)}`
+      : leaseBucket(options.name);
     const kv = await new Kvm(connection).create(bucket, { ttl: ttlMs, history: 1 });
     return new Lease(kv, { name: options.name, holder: options.holder, ttlMs });
   }

@@ -1,6 +1,6 @@
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { type NatsConnection } from '@nats-io/transport-node';
-import { type ContextName } from '@tessera/contracts';
+import { snapshotBucket, type ContextName } from '@tessera/contracts';
 import { type StreamPosition } from '../event-store.js';
 import { type Namespace } from '../namespace.js';
 
@@ -32,7 +32,7 @@ export class SnapshotStore {
 
   /** The bucket name a context's snapshots live in (namespaced in tests). */
   bucketName(context: ContextName): string {
-    return this.namespace.consumerName(`snapshots_${context}`);
+    return this.namespace.consumerName(snapshotBucket(context));
   }
 
   /** The snapshot of an aggregate, or undefined when there is none (or it cannot be read). */

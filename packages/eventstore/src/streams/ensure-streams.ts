@@ -8,6 +8,8 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { classifyFailure } from '../failures.js';
 import { type Namespace } from '../namespace.js';
 
 /** Storage settings applied to every event stream. */
@@ -33,6 +35,15 @@ export async function ensureStreams(
   settings: StreamSettings = {},
 ): Promise<void> {
   for (const declaration of declarations) {
+    // A cluster that is electing leaders or still gathering its peers refuses for a moment
+    // ("no suitable peers", no responders): retry that, not a bad configuration.
+    const retryTransient = retry(
+      handleWhen((err) => classifyFailure(err) === 'transient'),
+      {
+        maxAttempts: 30,
+        backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 2_000 }),
+      },
+    );
     const wanted: Partial<StreamConfig> & { name: string; subjects: string[] } = {
       name: namespace.streamName(declaration),
       subjects: declaration.subjects.map((subject) => namespace.subject(subject)),
@@ -44,7 +55,7 @@ export async function ensureStreams(
       // Direct get lets readers fetch the last event of an aggregate without a consumer.
       allow_direct: true,
     };
-    await ensureStream(jsm, wanted);
+    await retryTransient.execute(() => ensureStream(jsm, wanted));
   }
 }
 

@@ -2,7 +2,9 @@
 // processes without NATS (the miner agent) load none of it.
 export * from '../nats/nats.module.js';
 export * from '../rpc/rpc-wire.js';
+export * from '../rpc/rpc-call-context.js';
 export * from '../rpc/rpc-client.js';
+export * from '../rpc/rpc-client-proxy.js';
 export * from '../rpc/rpc-server.js';
 export * from '../rpc/rpc-handler.decorator.js';
 export * from '../rpc/rpc.module.js';

@@ -7,6 +7,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { ErrorCode, TesseraError } from '@tessera/contracts';
+import { Observable } from 'rxjs';
 import { prefixedSubject } from './rpc-wire.js';
 
 /** One request as {@link RpcClientProxy} sends it: the encoded body, its headers and how long to wait. */
@@ -33,6 +34,19 @@ export class RpcClientProxy extends ClientProxy {
   /** Nothing to open: the connection is the service's, already connected. */
   connect(): Promise<NatsConnection> {
     return Promise.resolve(this.connection);
+  }
+
+  /**
+   * Nest's `send`, less its per-call `connect()` step (a deferred promise and a `mergeMap` on every
+   * request, measurable in bench:rpc): this proxy's connection is always open.
+   */
+  override send<TResult = Uint8Array, TInput = RpcRequestRecord>(
+    pattern: unknown,
+    data: TInput,
+  ): Observable<TResult> {
+    return new Observable<TResult>((observer) =>
+      this.publish(this.createPacket(pattern, data as RpcRequestRecord), this.createObserver(observer)),
+    );
   }
 
   /** Nothing to close: the NATS module (or whoever made the connection) owns it. */

@@ -17,7 +17,7 @@ import {
 } from '@tessera/contracts';
 import { extractTraceContext, injectTraceContext, messagingTracer } from '@tessera/eventstore';
 import { pino } from 'pino';
-import { lastValueFrom } from 'rxjs';
+import { isObservable, lastValueFrom } from 'rxjs';
 import { newCorrelationId, runWithCorrelationId, sanitizeCorrelationId } from '../logging/correlation.js';
 import { type PlatformLogger } from '../logging/logger.js';
 import { RpcCallContext } from './rpc-call-context.js';
@@ -209,10 +209,14 @@ export class RpcServer extends Server implements CustomTransportStrategy {
 
     let result: unknown;
     try {
-      // Nest's pipeline for this method (guards, interceptors, pipes, the pass-through filter);
-      // a handler may return a value, a promise or an observable: the reply is its last value.
-      const output = handler(request.data, new RpcCallContext([contract.subject, correlationId]));
-      result = await lastValueFrom(this.transformToObservable(output), { defaultValue: undefined });
+      // Nest's pipeline for this method (guards, interceptors, pipes, the pass-through filter).
+      // It resolves to the handler's value, or to an observable (an interceptor, a handler that
+      // returns one) whose last value is the reply.
+      const output: unknown = await handler(
+        request.data,
+        new RpcCallContext([contract.subject, correlationId]),
+      );
+      result = isObservable(output) ? await lastValueFrom(output, { defaultValue: undefined }) : output;
     } catch (err) {
       if (isTesseraError(err)) {
         if (!contract.errors.includes(err.code) && !isGenericCode(err.code)) {

@@ -47,8 +47,9 @@ class RpcLifecycle implements OnModuleInit, OnApplicationBootstrap {
       for (const name of scanner.getAllMethodNames(prototype)) {
         const method: unknown = Reflect.get(prototype, name);
         if (typeof method === 'function' && Reflect.hasMetadata(RPC_CONTRACT_METADATA, method)) {
+          const provider = String(wrapper.name);
           throw new Error(
-            `${wrapper.name as string}.${name} is an @RpcHandler on a provider: list ${wrapper.name as string} in its module's controllers`,
+            `${provider}.${name} is an @RpcHandler on a provider: list ${provider} in its module's controllers`,
           );
         }
       }
