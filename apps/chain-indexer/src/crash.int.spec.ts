@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { type EventEnvelope } from '@tessera/contracts';
+import { TransferObserved, type EventEnvelope } from '@tessera/contracts';
 import { findFreePort } from '@tessera/devservers';
 import { startChain, useTestEnvironment, type ChainHarness, type TestEnvironment } from '@tessera/testkit';
 import pg from 'pg';
@@ -113,7 +113,7 @@ describe('chain indexer faults', () => {
     await second.kill();
 
     const events: EventEnvelope[] = await readChainStream(nc, env.namespace);
-    const transfers = events.filter((event) => event.type === 'chain.TransferObserved');
+    const transfers = events.filter((event) => TransferObserved.is(event));
     expect(transfers.map((event) => (event.data as { amount: string }).amount)).toEqual(
       Array.from({ length: TRANSFERS }, (_, i) => String(BigInt(i + 1) * TAO)),
     );

@@ -1,5 +1,14 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
+  AxonServed,
+  MetagraphSynced,
+  NeuronRegistered,
+  StakeAdded,
+  SubnetAdded,
+  TransferObserved,
+  WeightsSet,
+  WeightsSubmissionFailed,
+  WeightsSubmitted,
   DepositAddressAssigned,
   EventRegistry,
   GetMetagraph,
@@ -41,17 +50,20 @@ describe('chain indexer against the subtensor runtime', () => {
   const account = (name: string) => chain.account(name);
 
   const chainEvents = (): Promise<EventEnvelope[]> => readChainStream(nc, env.namespace);
-  const eventsOfType = async (type: string): Promise<EventEnvelope[]> =>
-    (await chainEvents()).filter((event) => event.type === type);
+  /** Contracts are told apart with `Contract.is(event)`, never by comparing type strings. */
+  type Contract = { type: string; is(event: { type: string; version: number }): boolean };
+  const eventsOfType = async (contract: Contract): Promise<EventEnvelope[]> =>
+    (await chainEvents()).filter((event) => contract.is(event));
   const waitForEvent = (
-    type: string,
+    contract: Contract,
     match: (data: Record<string, unknown>) => boolean,
     timeoutMs = 60_000,
   ) =>
     eventually(
-      async () => (await eventsOfType(type)).find((event) => match(event.data as Record<string, unknown>)),
+      async () =>
+        (await eventsOfType(contract)).find((event) => match(event.data as Record<string, unknown>)),
       timeoutMs,
-      `a ${type}`,
+      `a ${contract.type}`,
     );
 
   /** The runtime event the indexer says a fact came from, read independently from the chain. */
@@ -142,7 +154,7 @@ describe('chain indexer against the subtensor runtime', () => {
 
   it('backfills neuron registrations from START_BLOCK with ids derived from (block hash, event index)', async () => {
     const registered = await eventually(async () => {
-      const events = await eventsOfType('chain.NeuronRegistered');
+      const events = await eventsOfType(NeuronRegistered);
       return events.length >= 3 ? events : undefined;
     });
     const byUid = new Map(registered.map((event) => [(event.data as { uid: number }).uid, event]));
@@ -165,7 +177,7 @@ describe('chain indexer against the subtensor runtime', () => {
     );
     const runtime = await expectDerivedFrom(miner1, 'subtensorModule.NeuronRegistered');
     expect(runtime.args).toEqual([String(netuid), String(uids['miner1']), account('Miner1/hot').address]);
-    expect(await eventsOfType('chain.SubnetAdded')).toEqual([
+    expect(await eventsOfType(SubnetAdded)).toEqual([
       expect.objectContaining({ data: expect.objectContaining({ netuid }) }),
     ]);
   });
@@ -179,10 +191,7 @@ describe('chain indexer against the subtensor runtime', () => {
       chain.api.tx['subtensorModule']!['serveAxon']!(netuid, 3, DOC_IPV6, 443, 6, 1, 0, 0),
       account('Miner2/hot'),
     );
-    const v4 = await waitForEvent(
-      'chain.AxonServed',
-      (data) => data['hotkey'] === account('Miner1/hot').address,
-    );
+    const v4 = await waitForEvent(AxonServed, (data) => data['hotkey'] === account('Miner1/hot').address);
     expect(v4.data).toMatchObject({
       netuid,
       ip: '203.0.113.7',
@@ -192,10 +201,7 @@ describe('chain indexer against the subtensor runtime', () => {
       version: 7,
     });
     await expectDerivedFrom(v4, 'subtensorModule.AxonServed');
-    const v6 = await waitForEvent(
-      'chain.AxonServed',
-      (data) => data['hotkey'] === account('Miner2/hot').address,
-    );
+    const v6 = await waitForEvent(AxonServed, (data) => data['hotkey'] === account('Miner2/hot').address);
     expect(v6.data).toMatchObject({ ip: '2001:db8::1', ipType: 6, port: 443, protocol: 1, version: 3 });
 
     const neuron = await eventually(async () => {
@@ -215,7 +221,7 @@ describe('chain indexer against the subtensor runtime', () => {
       account('Miner'),
     );
     const staked = await waitForEvent(
-      'chain.StakeAdded',
+      StakeAdded,
       (data) => data['hotkey'] === account('Validator/hot').address,
     );
     expect(staked.data).toMatchObject({
@@ -249,7 +255,7 @@ describe('chain indexer against the subtensor runtime', () => {
       ip: '203.0.113.7',
       port: 8091,
     });
-    const synced = await eventsOfType('chain.MetagraphSynced');
+    const synced = await eventsOfType(MetagraphSynced);
     expect(
       synced.some((event) => (event.data as { blockNumber: number }).blockNumber === metagraph.blockNumber),
     ).toBe(true);
@@ -276,7 +282,7 @@ describe('chain indexer against the subtensor runtime', () => {
     await transfer(account('Nobody').address, 3n * TAO);
     await transfer(account('Configured/deposit').address, 2n * TAO);
 
-    const toDeposit = await waitForEvent('chain.TransferObserved', (data) => data['to'] === deposit.address);
+    const toDeposit = await waitForEvent(TransferObserved, (data) => data['to'] === deposit.address);
     expect(toDeposit.data).toMatchObject({
       from: payer.address,
       amount: String(7n * TAO),
@@ -284,11 +290,8 @@ describe('chain indexer against the subtensor runtime', () => {
     });
     const runtime = await expectDerivedFrom(toDeposit, 'balances.Transfer');
     expect(runtime.args).toEqual([payer.address, deposit.address, String(7n * TAO)]);
-    await waitForEvent(
-      'chain.TransferObserved',
-      (data) => data['to'] === account('Configured/deposit').address,
-    );
-    const transfers = await eventsOfType('chain.TransferObserved');
+    await waitForEvent(TransferObserved, (data) => data['to'] === account('Configured/deposit').address);
+    const transfers = await eventsOfType(TransferObserved);
     expect(transfers.map((event) => (event.data as { to: string }).to).sort()).toEqual(
       [deposit.address, account('Configured/deposit').address].sort(),
     );
@@ -317,12 +320,9 @@ describe('chain indexer against the subtensor runtime', () => {
     // Redelivered / re-published with another event id: still one submission.
     await store.append(streamIdOf('scoring', 'proposal', proposalId), [proposal]);
     await indexer.waitForLine(/waiting for the weights rate limit/);
-    expect(await eventsOfType('chain.WeightsSubmitted')).toEqual([]);
+    expect(await eventsOfType(WeightsSubmitted)).toEqual([]);
     await chain.newBlocks(6);
-    const submitted = await waitForEvent(
-      'chain.WeightsSubmitted',
-      (data) => data['proposalId'] === proposalId,
-    );
+    const submitted = await waitForEvent(WeightsSubmitted, (data) => data['proposalId'] === proposalId);
     expect(submitted.data).toMatchObject({
       netuid,
       hotkey: account('Validator/hot').address,
@@ -336,7 +336,7 @@ describe('chain indexer against the subtensor runtime', () => {
       [uids['miner1'], 65535],
       [uids['miner2'], 21845],
     ]);
-    const weightsSet = await waitForEvent('chain.WeightsSet', (data) => data['uid'] === uids['validator']);
+    const weightsSet = await waitForEvent(WeightsSet, (data) => data['uid'] === uids['validator']);
     expect(weightsSet.data).toMatchObject({ netuid, hotkey: account('Validator/hot').address });
     await chain.newBlocks(2);
     const outcomes = (await chainEvents()).filter(
@@ -369,7 +369,7 @@ describe('chain indexer against the subtensor runtime', () => {
       const commits = await chain.api.query['subtensorModule']!['weightCommits']!(netuid, validator);
       expect((commits.toJSON() as unknown[]).length).toBe(1);
       expect(
-        (await eventsOfType('chain.WeightsSubmitted')).filter(
+        (await eventsOfType(WeightsSubmitted)).filter(
           (event) => (event.data as { proposalId: string }).proposalId === proposalId,
         ),
       ).toEqual([]);
@@ -378,7 +378,7 @@ describe('chain indexer against the subtensor runtime', () => {
       const submitted = await eventually(
         async () => {
           await chain.newBlocks(4);
-          return (await eventsOfType('chain.WeightsSubmitted')).find(
+          return (await eventsOfType(WeightsSubmitted)).find(
             (event) => (event.data as { proposalId: string }).proposalId === proposalId,
           );
         },
@@ -425,16 +425,16 @@ describe('chain indexer against the subtensor runtime', () => {
       await indexer.waitForLine(new RegExp(`${proposalId}.*weights committed; waiting to reveal`));
       await indexer.kill('SIGKILL');
       indexer = await startIndexer(indexerEnv);
-      // The dead process still holds the writer lease until it lapses: the new one waits, then reveals.
-      await indexer.waitForLine(/another replica holds the weight writer lease; standing by/);
-      await indexer.waitForLine(/revealing a commit made before the restart/);
+      // The dead process holds the writer lease until it lapses (15 s after its last renewal; on a
+      // loaded machine the restart can take that long), so the new one may stand by first.
+      await indexer.waitForLine(/revealing a commit made before the restart/, 90_000);
 
       const outcome = (event: EventEnvelope) =>
         (event.data as { proposalId?: string }).proposalId === proposalId;
       const submitted = await eventually(
         async () => {
           await chain.newBlocks(4);
-          return (await eventsOfType('chain.WeightsSubmitted')).find(outcome);
+          return (await eventsOfType(WeightsSubmitted)).find(outcome);
         },
         90_000,
         'the weights revealed after the restart',
@@ -445,6 +445,54 @@ describe('chain indexer against the subtensor runtime', () => {
         [uids['miner1'], 65535],
         [uids['miner2'], 21845],
       ]);
+      expect((await chainEvents()).filter(outcome)).toHaveLength(1);
+      await setCommitReveal(false);
+    },
+  );
+
+  it(
+    'a SIGTERM while a reveal is pending drains within the shutdown grace, and the restarted writer reveals once',
+    { timeout: 150_000 },
+    async () => {
+      await setCommitReveal(true);
+      const proposalId = '0190f5d6-8a4e-7c3b-9d2e-1f0a2b3c4d62';
+      await store.append(streamIdOf('scoring', 'proposal', proposalId), [
+        WeightsProposed.create({
+          proposalId,
+          netuid,
+          versionKey: '0',
+          weights: [
+            { uid: uids['miner1']!, weight: 1 },
+            { uid: uids['miner2']!, weight: 4 },
+          ],
+        }),
+      ]);
+      await indexer.waitForLine(new RegExp(`${proposalId}.*weights committed; waiting to reveal`));
+      // The reveal epoch is blocks away and nothing builds them: only the stop can end the wait.
+      const exit = await indexer.kill('SIGTERM');
+      expect(exit).toEqual({ code: 0, signal: null });
+      const drained = JSON.parse(indexer.output.find((line) => line.includes('"drained"'))!) as {
+        forced: boolean;
+      };
+      expect(drained.forced).toBe(false);
+      expect(indexer.output.join('\n')).not.toContain('drain step failed');
+
+      const outcome = (event: EventEnvelope) =>
+        (event.data as { proposalId?: string }).proposalId === proposalId;
+      expect((await chainEvents()).filter(outcome)).toEqual([]);
+      indexer = await startIndexer(indexerEnv);
+      // The stop released the writer lease; the new process takes it and reveals the stored commit.
+      await indexer.waitForLine(/revealing a commit made before the restart/);
+      const submitted = await eventually(
+        async () => {
+          await chain.newBlocks(4);
+          return (await eventsOfType(WeightsSubmitted)).find(outcome);
+        },
+        90_000,
+        'the weights revealed after the restart',
+      );
+      expect(submitted.data).toMatchObject({ method: 'commitWeights', weights: [16384, 65535] });
+      await chain.newBlocks(2);
       expect((await chainEvents()).filter(outcome)).toHaveLength(1);
       await setCommitReveal(false);
     },
@@ -495,10 +543,7 @@ describe('chain indexer against the subtensor runtime', () => {
       ]);
     }
     for (const c of cases) {
-      const failed = await waitForEvent(
-        'chain.WeightsSubmissionFailed',
-        (data) => data['proposalId'] === c.id,
-      );
+      const failed = await waitForEvent(WeightsSubmissionFailed, (data) => data['proposalId'] === c.id);
       expect(failed.data).toMatchObject({ reason: c.reason, submitted: false });
     }
     expect(
@@ -506,12 +551,28 @@ describe('chain indexer against the subtensor runtime', () => {
     ).toEqual(before);
   });
 
-  it('resumes from the cursor after the chain connection drops, with no gap and no duplicate', async () => {
+  it('resumes from the cursor after the chain connection drops, with no gap and no duplicate; a proposal waits for the chain', async () => {
     await proxy.close();
     await eventually(
       async () => ((await indexer.ready()).status === 503 ? true : undefined),
       30_000,
       'not ready',
+    );
+    // A proposal that arrives while the chain is unreachable is not failed: it waits in the inbox.
+    const proposalId = '0190f5d6-8a4e-7c3b-9d2e-1f0a2b3c4d70';
+    await store.append(streamIdOf('scoring', 'proposal', proposalId), [
+      WeightsProposed.create({
+        proposalId,
+        netuid,
+        versionKey: '0',
+        weights: [
+          { uid: uids['miner1']!, weight: 1 },
+          { uid: uids['miner2']!, weight: 1 },
+        ],
+      }),
+    ]);
+    await indexer.waitForLine(
+      new RegExp(`${proposalId}.*chain unavailable before sending; proposal back to pending`),
     );
     const payer = account('Miner');
     const deposit = account('Configured/deposit').address;
@@ -531,7 +592,7 @@ describe('chain indexer against the subtensor runtime', () => {
       60_000,
       'cursor at head',
     );
-    const transfers = await eventsOfType('chain.TransferObserved');
+    const transfers = await eventsOfType(TransferObserved);
     const amounts = transfers
       .filter((e) => (e.data as { to: string }).to === deposit)
       .map((e) => (e.data as { amount: string }).amount);
@@ -547,5 +608,11 @@ describe('chain indexer against the subtensor runtime', () => {
     expect(links.rows[0].n).toBe(links.rows[0].hi);
     expect(indexer.output.join('\n')).toMatch(/chain connection dropped; reconnecting/);
     expect(indexer.output.join('\n')).not.toContain('Validator/hot');
+
+    const outcome = (event: EventEnvelope) =>
+      (event.data as { proposalId?: string }).proposalId === proposalId;
+    const submitted = await waitForEvent(WeightsSubmitted, (data) => data['proposalId'] === proposalId);
+    expect(submitted.data).toMatchObject({ method: 'setWeights', weights: [65535, 65535] });
+    expect((await chainEvents()).filter(outcome)).toHaveLength(1);
   });
 });

@@ -4,12 +4,15 @@ import { EventStore } from '@tessera/eventstore';
 import { Lease, ProjectionHost } from '@tessera/platform/messaging';
 import { HealthRegistry, InjectLogger, ShutdownRegistry, type PlatformLogger } from '@tessera/platform';
 import { DataSource } from 'typeorm';
+import { ExtrinsicSender, loadKeypair } from '@tessera/bittensor';
+import type { KeyringPair } from '@polkadot/keyring/types';
 import { ChainConnection, resolveChainSource } from './chain/chain-connection.js';
 import { ChainIndexerConfig } from './config.js';
 import { tablesIn } from './database/tables.js';
 import { Follower } from './follower/follower.js';
 import { WatchedAddresses } from './watched-addresses/watched-addresses.js';
-import { loadValidatorKey } from './weights/validator-key.js';
+import { WeightProposalInbox } from './weights/weight-proposal-inbox.js';
+import { WeightSubmitter } from './weights/weight-submitter.js';
 import { WeightWriter } from './weights/weight-writer.js';
 
 /**
@@ -56,7 +59,7 @@ export class IndexerService implements OnApplicationBootstrap {
     const watched = new WatchedAddresses(this.dataSource, tables, this.store, this.config.WATCH_ADDRESSES);
     await watched.load();
     watched.attach(this.projections.addProjection(watched.projection()));
-    const key = await loadValidatorKey(
+    const key = await loadKeypair(
       { seed: this.config.VALIDATOR_SEED, keyFile: this.config.VALIDATOR_KEY_FILE },
       this.config.SS58_FORMAT,
     );
@@ -70,7 +73,7 @@ export class IndexerService implements OnApplicationBootstrap {
   private async startChain(
     watched: WatchedAddresses,
     tables: ReturnType<typeof tablesIn>,
-    key: Awaited<ReturnType<typeof loadValidatorKey>>,
+    key: KeyringPair | undefined,
   ): Promise<void> {
     const api = await this.connection.api();
     const log = this.logger.child({ component: 'follower' });
@@ -96,28 +99,28 @@ export class IndexerService implements OnApplicationBootstrap {
       'following finalized blocks',
     );
     if (key) {
-      const writer = new WeightWriter(
+      const log = this.logger.child({ component: 'weights', hotkey: key.address });
+      const inbox = new WeightProposalInbox(this.dataSource, tables);
+      const submitter = new WeightSubmitter(
         api,
-        key,
+        new ExtrinsicSender(api, key, { logger: log }),
         this.store,
-        this.dataSource,
-        tables,
-        this.logger.child({ component: 'weights' }),
-        {
-          netuids: this.config.NETUIDS,
-          maxAttempts: this.config.WEIGHTS_MAX_ATTEMPTS,
-          lease: await Lease.open(this.store.connection, {
-            name: 'chain-writer',
-            // Unique per process, so two indexers on one host never both hold it. A container
-            // restarted in place (same hostname, pid 1) takes its lease back at once; a process
-            // restarted elsewhere waits for the old lease to lapse (one TTL).
-            holder: `${this.config.SERVICE_NAME}@${hostname()}:${process.pid}`,
-            namespace: this.store.namespace.prefix,
-          }),
-        },
+        inbox,
+        log,
+        { netuids: this.config.NETUIDS, maxAttempts: this.config.WEIGHTS_MAX_ATTEMPTS },
       );
+      const writer = new WeightWriter(inbox, submitter, log, {
+        lease: await Lease.open(this.store.connection, {
+          name: 'chain-writer',
+          // Unique per process, so two indexers on one host never both hold it. A container
+          // restarted in place (same hostname, pid 1) takes its lease back at once; a process
+          // restarted elsewhere waits for the old lease to lapse (one TTL).
+          holder: `${this.config.SERVICE_NAME}@${hostname()}:${process.pid}`,
+          namespace: this.store.namespace.prefix,
+        }),
+      });
       this.writer = writer;
-      this.projections.addProjection(writer.projection());
+      this.projections.addProjection(inbox.projection(() => writer.wake()));
       await writer.start();
     }
   }

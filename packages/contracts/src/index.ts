@@ -31,3 +31,5 @@ export * from './inference/request-completed.js';
 export * from './billing/catalog.js';
 export * from './inference/catalog.js';
 export * from './nats-permissions.js';
+export * from './miner/control-api.js';
+export * from './miner/data-plane.js';

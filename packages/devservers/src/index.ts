@@ -45,4 +45,12 @@ export {
   type ManagedProcess,
   type ManagedProcessOptions,
 } from './process.js';
-export { startChopsticks, type ChopsticksHandle, type ChopsticksOptions } from './chopsticks.js';
+export {
+  ChainSpecIntegrityError,
+  RAONET_SPEC_SHA256,
+  isChainSpecIntegrityError,
+  raonetChainSpec,
+  startChopsticks,
+  type ChopsticksHandle,
+  type ChopsticksOptions,
+} from './chopsticks.js';

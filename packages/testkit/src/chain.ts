@@ -7,11 +7,12 @@ import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { EventRecord } from '@polkadot/types/interfaces';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { startChopsticks } from '@tessera/devservers';
+import { ExtrinsicSender } from '@tessera/bittensor';
+import { raonetChainSpec, startChopsticks } from '@tessera/devservers';
 
 /** Options for {@link startChain}. */
 export interface StartChainOptions {
-  /** Raw chain spec; default `CHAIN_SPEC`, else `../shared/fixtures/subtensor/raonet.json` from the repo root. */
+  /** Raw chain spec; default `CHAIN_SPEC`, else the raonet spec shipped in `@tessera/devservers`. */
   specPath?: string;
   /** Pipe chopsticks' output with a `[chain]` prefix. */
   pipeOutput?: boolean;
@@ -38,8 +39,9 @@ export interface ChainHarness {
   /** Writes storage directly (`dev_setStorage`); bigints may be used for amounts. */
   setStorage(storage: StorageOverrides): Promise<void>;
   /**
-   * Signs with an explicit nonce (the chain's own pool refuses back-to-back submissions otherwise),
-   * waits for inclusion, throws on a dispatch error, and returns the extrinsic's events.
+   * Sends through `@tessera/bittensor`'s `ExtrinsicSender` (explicit nonces, one sender per
+   * signer), waits for inclusion, throws its typed errors (`DispatchError`, …), and returns the
+   * extrinsic's events.
    */
   submit(tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<EventRecord[]>;
   /** Registers a subnet owned by `ownerColdkey` (which must be funded, ~1e15 rao is ample); returns its netuid. */
@@ -48,18 +50,6 @@ export interface ChainHarness {
   registerNeuron(netuid: number, coldkey: KeyringPair, hotkey: KeyringPair): Promise<number>;
   /** Disconnects and stops the chain. */
   stop(): Promise<void>;
-}
-
-/** Error from a dispatched extrinsic, e.g. `subtensorModule.SettingWeightsTooFast`. */
-export class ExtrinsicFailedError extends Error {
-  override readonly name = 'ExtrinsicFailedError';
-  /** `<section>.<name>` of the runtime error, or the raw dispatch error. */
-  readonly code: string;
-
-  constructor(code: string, docs: string) {
-    super(`extrinsic failed: ${code}${docs ? ` (${docs})` : ''}`);
-    this.code = code;
-  }
 }
 
 /** The monorepo root: the nearest parent of this module whose package.json declares workspaces. */
@@ -78,10 +68,10 @@ function findRepoRoot(): string {
   }
 }
 
-function resolveSpecPath(given: string | undefined): string {
-  const root = findRepoRoot();
-  const raw = given ?? process.env['CHAIN_SPEC'] ?? '../shared/fixtures/subtensor/raonet.json';
-  const path = isAbsolute(raw) ? raw : resolve(root, raw);
+async function resolveSpecPath(given: string | undefined): Promise<string> {
+  const raw = given ?? process.env['CHAIN_SPEC'];
+  if (raw === undefined) return raonetChainSpec();
+  const path = isAbsolute(raw) ? raw : resolve(findRepoRoot(), raw);
   if (!existsSync(path)) throw new Error(`chain spec not found: ${path}`);
   return path;
 }
@@ -116,7 +106,7 @@ function eventNumber(record: EventRecord, index: number): number {
  * extrinsic builds a block) on a free port, and connects `@polkadot/api` to it.
  */
 export async function startChain(opts: StartChainOptions = {}): Promise<ChainHarness> {
-  const specPath = resolveSpecPath(opts.specPath);
+  const specPath = await resolveSpecPath(opts.specPath);
   const chopsticks = await startChopsticks({
     specPath,
     pipeOutput: opts.pipeOutput ?? false,
@@ -155,32 +145,16 @@ export async function startChain(opts: StartChainOptions = {}): Promise<ChainHar
     return headNumber();
   };
 
+  const senders = new Map<string, ExtrinsicSender>();
   const submit = async (tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair): Promise<EventRecord[]> => {
-    // Explicit nonce: without it two extrinsics in a row from one signer fail with 1010 stale.
-    // Immortal era: a mortal one names a recent block, and when chopsticks builds a block between
-    // signing and submission the proof can be refused (1010 badProof, seen under load).
-    const nonce = await api.rpc.system.accountNextIndex(signer.address);
-    return new Promise<EventRecord[]>((resolvePromise, reject) => {
-      let unsubscribe: (() => void) | undefined;
-      tx.signAndSend(signer, { nonce, era: 0 }, (result) => {
-        if (!result.status.isInBlock && !result.status.isFinalized) return;
-        unsubscribe?.();
-        if (result.dispatchError) {
-          if (result.dispatchError.isModule) {
-            const meta = api.registry.findMetaError(result.dispatchError.asModule);
-            reject(new ExtrinsicFailedError(`${meta.section}.${meta.name}`, meta.docs.join(' ')));
-          } else {
-            reject(new ExtrinsicFailedError(result.dispatchError.toString(), ''));
-          }
-          return;
-        }
-        resolvePromise(result.events);
-      })
-        .then((unsub) => {
-          unsubscribe = unsub;
-        })
-        .catch(reject);
-    });
+    let sender = senders.get(signer.address);
+    if (!sender) {
+      // Immortal era: a mortal one names a recent block, and when chopsticks builds a block between
+      // signing and submission the proof can be refused (1010 badProof, seen under load).
+      sender = new ExtrinsicSender(api, signer, { eraPeriod: 0 });
+      senders.set(signer.address, sender);
+    }
+    return (await sender.send(tx)).events;
   };
 
   const harness: ChainHarness = {

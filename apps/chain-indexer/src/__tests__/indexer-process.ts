@@ -12,7 +12,8 @@ export interface IndexerProcess {
   /** Resolves with the first output line matching `pattern`. */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
   ready(): Promise<{ status: number; body: string }>;
-  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends `signal` (SIGTERM by default) and resolves with how the process exited. */
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export async function startIndexer(env: Record<string, string>): Promise<IndexerProcess> {
@@ -72,9 +73,9 @@ export async function startIndexer(env: Record<string, string>): Promise<Indexer
       return response ? { status: response.status, body: await response.text() } : { status: 0, body: '' };
     },
     async kill(signal = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
+      return { code: child.exitCode, signal: child.signalCode };
     },
   };
 }

@@ -1,6 +1,4 @@
 import { type ApiPromise } from '@polkadot/api';
-import type { ApiDecoration } from '@polkadot/api/types';
-import type { Codec } from '@polkadot/types/types';
 import {
   AxonServed,
   NeuronRegistered,
@@ -13,18 +11,11 @@ import {
   WeightsSet,
   type PendingEvent,
 } from '@tessera/contracts';
+import { SubtensorStorage } from '@tessera/bittensor';
 import { chainEventId } from '../chain/event-id.js';
 import { axonOf } from '../chain/neuron-info.js';
 import { type FetchedBlock } from '../follower/block-source.js';
 import { type SelectedFact } from './select-facts.js';
-
-type Query = (...args: unknown[]) => Promise<Codec>;
-
-function subtensorQuery(at: ApiDecoration<'promise'>, item: string): Query {
-  const query = at.query['subtensorModule']?.[item];
-  if (!query) throw new Error(`this runtime has no SubtensorModule.${item}`);
-  return query as unknown as Query;
-}
 
 /**
  * Turns the selected facts of a block into contract events. What the runtime event leaves out
@@ -36,9 +27,10 @@ export class BlockFactBuilder {
 
   async build(block: FetchedBlock, facts: readonly SelectedFact[]): Promise<PendingEvent[]> {
     const events: PendingEvent[] = [];
-    let parentAt: ApiDecoration<'promise'> | undefined;
-    const parent = async (): Promise<ApiDecoration<'promise'>> =>
-      (parentAt ??= await this.api.at(block.parentHash));
+    const atBlock = new SubtensorStorage(block.at);
+    let parentAt: SubtensorStorage | undefined;
+    const parent = async (): Promise<SubtensorStorage> =>
+      (parentAt ??= new SubtensorStorage(await this.api.at(block.parentHash)));
     for (const fact of facts) {
       const position = {
         blockNumber: block.number,
@@ -57,11 +49,10 @@ export class BlockFactBuilder {
           );
           break;
         case 'neuronRegistered': {
-          const coldkey = (await subtensorQuery(block.at, 'owner')(fact.hotkey)).toString();
+          const coldkey = await atBlock.coldkeyOf(fact.hotkey);
           const before = await parent();
-          const subnetSize = Number((await subtensorQuery(before, 'subnetworkN')(fact.netuid)).toString());
-          if (fact.uid < subnetSize) {
-            const previousHotkey = (await subtensorQuery(before, 'keys')(fact.netuid, fact.uid)).toString();
+          if (fact.uid < (await before.subnetSize(fact.netuid))) {
+            const previousHotkey = await before.hotkeyAt(fact.netuid, fact.uid);
             events.push(
               NeuronReplaced.create(
                 {
@@ -86,16 +77,8 @@ export class BlockFactBuilder {
           break;
         }
         case 'axonServed': {
-          const stored = (
-            await subtensorQuery(block.at, 'axons')(fact.netuid, fact.hotkey)
-          ).toJSON() as Record<string, unknown> | null;
-          const axon = axonOf({
-            ip: BigInt(String(stored?.['ip'] ?? 0)),
-            ipType: Number(stored?.['ipType'] ?? 0),
-            port: Number(stored?.['port'] ?? 0),
-            protocol: Number(stored?.['protocol'] ?? 0),
-            version: Number(stored?.['version'] ?? 0),
-          });
+          const stored = await atBlock.axon(fact.netuid, fact.hotkey);
+          const axon = stored === null ? null : axonOf(stored);
           if (axon === null) break; // an axon served as 0.0.0.0 carries nothing to connect to
           events.push(
             AxonServed.create(
@@ -124,7 +107,7 @@ export class BlockFactBuilder {
           break;
         }
         case 'weightsSet': {
-          const hotkey = (await subtensorQuery(block.at, 'keys')(fact.netuid, fact.uid)).toString();
+          const hotkey = await atBlock.hotkeyAt(fact.netuid, fact.uid);
           events.push(
             WeightsSet.create(
               { netuid: fact.netuid, uid: fact.uid, hotkey, ...position },

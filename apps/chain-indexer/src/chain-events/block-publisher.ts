@@ -1,5 +1,6 @@
 import { streamIdOf, type PendingEvent } from '@tessera/contracts';
 import { isConcurrencyConflict, NO_STREAM, type EventStore } from '@tessera/eventstore';
+import { BlockFactsMismatchError } from '../shared/indexer-errors.js';
 
 /**
  * Stream ids: every fact a block produced goes to one aggregate per block,
@@ -15,11 +16,6 @@ import { isConcurrencyConflict, NO_STREAM, type EventStore } from '@tessera/even
  */
 export function blockStreamId(height: number): string {
   return streamIdOf('chain', 'block', String(height).padStart(10, '0'));
-}
-
-/** Raised when a block's stored facts differ from the ones derived again: never ignore it. */
-export class BlockFactsMismatchError extends Error {
-  override readonly name = 'BlockFactsMismatchError';
 }
 
 export class BlockPublisher {
@@ -39,9 +35,7 @@ export class BlockPublisher {
     const stored = await this.store.readStream(streamId);
     stored.events.forEach((event, index) => {
       if (event.id !== events[index]?.id) {
-        throw new BlockFactsMismatchError(
-          `${streamId} holds event ${event.id} at position ${index + 1}, but block ${blockHash} derives ${events[index]?.id ?? 'nothing'}`,
-        );
+        throw new BlockFactsMismatchError(streamId, index + 1, event.id, events[index]?.id);
       }
     });
     const missing = events.slice(stored.events.length);

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  isEpochBlock,
-  netuidsTouched,
-  selectFacts,
-  UnexpectedEventShapeError,
-  type RawChainEvent,
-} from './select-facts.js';
+import { isUnexpectedEventShape } from '../shared/indexer-errors.js';
+import { netuidsTouched, selectFacts, type RawChainEvent } from './select-facts.js';
 
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY';
 const BOB = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty';
@@ -65,17 +60,13 @@ describe('selectFacts', () => {
   });
 
   it('given an event with fewer arguments than this runtime family has, fails loudly', () => {
-    expect(() => selectFacts([event(1, 'subtensorModule.WeightsSet', ['2'])], watchAll)).toThrow(
-      UnexpectedEventShapeError,
-    );
-  });
-});
-
-describe('isEpochBlock', () => {
-  it('matches subtensor blocks_until_next_epoch == 0', () => {
-    // tempo 30, netuid 2: (block + 3) % 31 == 30 → blocks 27, 58, 89
-    expect([27, 58, 89].every((block) => isEpochBlock(block, 2, 30))).toBe(true);
-    expect(isEpochBlock(28, 2, 30)).toBe(false);
-    expect(isEpochBlock(27, 2, 0)).toBe(false);
+    let thrown: unknown;
+    try {
+      selectFacts([event(1, 'subtensorModule.WeightsSet', ['2'])], watchAll);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(isUnexpectedEventShape(thrown)).toBe(true);
+    expect(thrown).toMatchObject({ details: { event: 'subtensorModule.WeightsSet', eventIndex: 1 } });
   });
 });

@@ -4,6 +4,8 @@
  * what a fact needs beyond the event itself (a coldkey, an axon) is read from state afterwards.
  */
 
+import { UnexpectedEventShapeError } from '../shared/indexer-errors.js';
+
 /** A runtime event flattened to strings (`AccountId` as SS58, integers in base 10). */
 export interface RawChainEvent {
   /** Index among the block's events. */
@@ -47,16 +49,12 @@ export interface FactFilter {
   readonly netuids: ReadonlySet<number> | null;
 }
 
-/** Raised when a runtime event does not have the shape this runtime family gives it. */
-export class UnexpectedEventShapeError extends Error {
-  override readonly name = 'UnexpectedEventShapeError';
-}
-
 function arg(event: RawChainEvent, position: number): string {
   const value = event.args[position];
   if (value === undefined) {
     throw new UnexpectedEventShapeError(
       `${event.section}.${event.method} #${event.index} has no argument ${position} (got ${event.args.length})`,
+      event,
     );
   }
   return value;
@@ -68,6 +66,7 @@ function int(event: RawChainEvent, position: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new UnexpectedEventShapeError(
       `${event.section}.${event.method} #${event.index}: argument ${position} is not an integer: ${text}`,
+      event,
     );
   }
   return value;
@@ -78,6 +77,7 @@ function decimal(event: RawChainEvent, position: number): string {
   if (!/^(0|[1-9][0-9]*)$/.test(text)) {
     throw new UnexpectedEventShapeError(
       `${event.section}.${event.method} #${event.index}: argument ${position} is not an amount: ${text}`,
+      event,
     );
   }
   return text;
@@ -151,15 +151,6 @@ export function selectFacts(events: readonly RawChainEvent[], filter: FactFilter
     }
   }
   return facts;
-}
-
-/**
- * The subtensor epoch of `netuid` runs in this block (`blocks_until_next_epoch == 0`): the
- * metagraph's incentive, dividends and emission change only here.
- */
-export function isEpochBlock(blockNumber: number, netuid: number, tempo: number): boolean {
-  if (tempo <= 0) return false;
-  return (blockNumber + netuid + 1) % (tempo + 1) === tempo;
 }
 
 /** Facts that change a subnet's neurons, so its metagraph is read again at this block. */

@@ -2,23 +2,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { startChopsticks, type ChopsticksHandle } from '@tessera/devservers';
-
-/** The logging the chain pieces need: pino's `(object, message)` shape. */
-export interface ChainLog {
-  info(object: Record<string, unknown>, message: string): void;
-  warn(object: Record<string, unknown>, message: string): void;
-  error(object: Record<string, unknown>, message: string): void;
-  debug(object: Record<string, unknown>, message: string): void;
-}
+import { raonetChainSpec, startChopsticks, type ChopsticksHandle } from '@tessera/devservers';
+import { type Logger } from 'pino';
+import { retryUntilStopped } from '../shared/stoppable-retry.js';
 
 /** Where the chain comes from. */
 export type ChainSource =
-  { kind: 'endpoint'; endpoint: string } | { kind: 'spec'; specPath: string; implicit: boolean };
+  | { kind: 'endpoint'; endpoint: string }
+  | { kind: 'spec'; specPath: string }
+  /** The raonet spec shipped in `@tessera/devservers` (local development, tests). */
+  | { kind: 'shipped-spec' };
 
 /**
- * `CHAIN_ENDPOINT` wins; else `CHAIN_SPEC`; else, outside production, the raonet spec of the
- * shared fixtures (local development with `npm start`). Production without either is an error.
+ * `CHAIN_ENDPOINT` wins; else `CHAIN_SPEC`; else, outside production, the raonet spec shipped
+ * with the project (local development with `npm start`). Production without either is an error.
  */
 export function resolveChainSource(env: {
   CHAIN_ENDPOINT?: string | undefined;
@@ -30,13 +27,12 @@ export function resolveChainSource(env: {
     const specPath = isAbsolute(env.CHAIN_SPEC)
       ? env.CHAIN_SPEC
       : resolve(repoRootOr(process.cwd()), env.CHAIN_SPEC);
-    return { kind: 'spec', specPath, implicit: false };
+    return { kind: 'spec', specPath };
   }
   if (env.NODE_ENV === 'production') {
     throw new Error('CHAIN_ENDPOINT (or CHAIN_SPEC) is required when NODE_ENV=production');
   }
-  const specPath = resolve(repoRootOr(process.cwd()), '../shared/fixtures/subtensor/raonet.json');
-  return { kind: 'spec', specPath, implicit: true };
+  return { kind: 'shipped-spec' };
 }
 
 /** The monorepo root above `from` (the package.json declaring workspaces), or `from` itself. */
@@ -49,11 +45,6 @@ function repoRootOr(from: string): string {
   }
 }
 
-/** Backoff for reconnects: 0.5 s doubling to 30 s. */
-export function reconnectDelayMs(attempt: number): number {
-  return Math.min(30_000, 500 * 2 ** Math.min(attempt, 10));
-}
-
 /**
  * One `@polkadot/api` connection to subtensor. Connects in the background with backoff (an
  * unreachable endpoint makes the service not ready, never crashes it) and says why in the log;
@@ -64,13 +55,14 @@ export class ChainConnection {
   private apiPromise: Promise<ApiPromise> | undefined;
   private chopsticks: ChopsticksHandle | undefined;
   private stopped = false;
+  private readonly stopping = new AbortController();
   private reconnecting = false;
   private lastError: string | undefined = 'not connected yet';
   private connected = false;
 
   constructor(
     private readonly source: ChainSource,
-    private readonly log: ChainLog,
+    private readonly log: Logger,
   ) {}
 
   /** Resolves with the API once the first connection is made (retrying until then). */
@@ -87,6 +79,7 @@ export class ChainConnection {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort(new Error('chain connection closed'));
     if (this.apiPromise) {
       const api = await Promise.race([
         this.apiPromise.catch(() => undefined),
@@ -147,42 +140,52 @@ export class ChainConnection {
 
   private async endpoint(): Promise<string> {
     if (this.source.kind === 'endpoint') return this.source.endpoint;
-    if (this.source.implicit) {
+    let specPath: string;
+    if (this.source.kind === 'shipped-spec') {
+      specPath = await raonetChainSpec();
       this.log.info(
-        { specPath: this.source.specPath },
-        'neither CHAIN_ENDPOINT nor CHAIN_SPEC set: starting a local chain with chopsticks (development only)',
+        { specPath },
+        'neither CHAIN_ENDPOINT nor CHAIN_SPEC set: starting the shipped raonet chain with chopsticks (development only)',
       );
     } else {
-      this.log.info(
-        { specPath: this.source.specPath },
-        'starting a local chain with chopsticks from CHAIN_SPEC',
-      );
+      specPath = this.source.specPath;
+      this.log.info({ specPath }, 'starting a local chain with chopsticks from CHAIN_SPEC');
     }
-    this.chopsticks = await startChopsticks({ specPath: this.source.specPath });
+    this.chopsticks = await startChopsticks({ specPath });
     return this.chopsticks.endpoint;
   }
 
-  /** Connects, retrying with backoff until connected or closed. */
+  /** Connects, retrying with backoff (0.5 s growing to 30 s) until connected or closed. */
   private async reconnect(provider: WsProvider, endpoint: string): Promise<void> {
-    if (this.reconnecting) return;
+    if (this.reconnecting || this.stopped) return;
     this.reconnecting = true;
     try {
-      for (let attempt = 0; !this.stopped && !provider.isConnected; attempt += 1) {
-        try {
-          await provider.connect();
-          await waitConnected(provider, 5_000);
-          return;
-        } catch (err) {
-          const delay = reconnectDelayMs(attempt);
-          this.lastError = `chain endpoint ${endpoint} unreachable: ${describe(err)}`;
-          this.log.warn(
-            { endpoint, attempt: attempt + 1, retryInMs: delay, reason: describe(err) },
-            'chain endpoint unreachable; retrying',
-          );
-          await provider.disconnect().catch(() => undefined);
-          await new Promise((r) => setTimeout(r, delay));
-        }
-      }
+      await retryUntilStopped(
+        async () => {
+          if (provider.isConnected) return;
+          try {
+            await provider.connect();
+            await waitConnected(provider, 5_000);
+          } catch (err) {
+            await provider.disconnect().catch(() => undefined);
+            throw err;
+          }
+        },
+        this.stopping.signal,
+        {
+          initialDelayMs: 500,
+          maxDelayMs: 30_000,
+          onRetry: (err, attempt, delayMs) => {
+            this.lastError = `chain endpoint ${endpoint} unreachable: ${describe(err)}`;
+            this.log.warn(
+              { endpoint, attempt, retryInMs: Math.round(delayMs), reason: describe(err) },
+              'chain endpoint unreachable; retrying',
+            );
+          },
+        },
+      );
+    } catch (err) {
+      if (!this.stopped) throw err;
     } finally {
       this.reconnecting = false;
     }

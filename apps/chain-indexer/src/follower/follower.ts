@@ -2,16 +2,19 @@ import { type ApiPromise } from '@polkadot/api';
 import { MetagraphSynced, type PendingEvent } from '@tessera/contracts';
 import { type EventStore } from '@tessera/eventstore';
 import { type DataSource } from 'typeorm';
-import { type ChainLog } from '../chain/chain-connection.js';
 import { derivedEventId } from '../chain/event-id.js';
 import { BlockFactBuilder } from '../chain-events/block-facts.js';
 import { BlockPublisher } from '../chain-events/block-publisher.js';
-import { isEpochBlock, netuidsTouched, selectFacts } from '../chain-events/select-facts.js';
+import { netuidsTouched, selectFacts } from '../chain-events/select-facts.js';
+import { subnetEpochs } from '@tessera/bittensor';
 import { type Tables } from '../database/tables.js';
 import { MetagraphReader, type MetagraphSnapshot } from '../metagraph/metagraph-reader.js';
 import { MetagraphStore } from '../metagraph/metagraph-store.js';
 import { BlockSource, type FetchedBlock } from './block-source.js';
 import { WakeableSleep } from '../shared/wakeable-sleep.js';
+import { ContinuityError, isContinuityError } from '../shared/indexer-errors.js';
+import { retryUntilStopped } from '../shared/stoppable-retry.js';
+import { type Logger } from 'pino';
 
 /** Addresses to report transfers to; kept current by the watched-addresses projection. */
 export interface AddressWatch {
@@ -27,6 +30,11 @@ export interface FollowerOptions {
   prefetch: number;
   commitBatch: number;
   ss58Format: number;
+  /**
+   * Called inside the commit's transaction after the block rows are written and before the
+   * cursor moves (crash tests kill the process here: rows and cursor must land together).
+   */
+  beforeCursorMove?: (lastHeight: number) => Promise<void> | void;
 }
 
 export interface FollowerDeps {
@@ -35,7 +43,9 @@ export interface FollowerDeps {
   dataSource: DataSource;
   tables: Tables;
   watch: AddressWatch;
-  log: ChainLog;
+  log: Logger;
+  /** Where blocks come from; a `BlockSource` over `api` unless given (fault tests serve a wrong block). */
+  source?: BlockSource;
 }
 
 /** The cursor: the last block whose facts are published and whose rows are committed. */
@@ -52,11 +62,6 @@ export interface ContinuityReport {
   /** Heights whose parent is not the row before (a skipped block or a foreign chain). */
   breaks: number[];
   ok: boolean;
-}
-
-/** The node served a block whose parent is not the cursor: a skipped block, or another chain. */
-export class ContinuityError extends Error {
-  override readonly name = 'ContinuityError';
 }
 
 interface ProcessedBlock {
@@ -82,8 +87,9 @@ export class Follower {
   private tempos = new Map<number, number>();
   private running = false;
   private loop: Promise<void> | undefined;
-  private lastError: string | undefined = 'not started';
-  private failures = 0;
+  private lastFailureMessage: string | undefined = 'not started';
+  private lastFailure: unknown;
+  private readonly stopping = new AbortController();
   private readonly idle = new WakeableSleep();
   private unsubscribeHeads: (() => void) | undefined;
   private readonly cursorListeners = new Set<(cursor: Cursor) => void>();
@@ -92,7 +98,7 @@ export class Follower {
     private readonly deps: FollowerDeps,
     private readonly options: FollowerOptions,
   ) {
-    this.source = new BlockSource(deps.api);
+    this.source = deps.source ?? new BlockSource(deps.api);
     this.builder = new BlockFactBuilder(deps.api);
     this.publisher = new BlockPublisher(deps.store);
     this.reader = new MetagraphReader(options.ss58Format);
@@ -106,7 +112,14 @@ export class Follower {
 
   /** Readiness: following without error. */
   health(): { up: boolean; detail?: string } {
-    return this.lastError === undefined ? { up: true } : { up: false, detail: this.lastError };
+    return this.lastFailureMessage === undefined
+      ? { up: true }
+      : { up: false, detail: this.lastFailureMessage };
+  }
+
+  /** The failure of the last step, if it failed (cleared by the next step that works). */
+  get lastError(): unknown {
+    return this.lastFailure;
   }
 
   /** Called after each commit (tests and the weight writer's head tracking). */
@@ -126,6 +139,7 @@ export class Follower {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort(new Error('follower stopped'));
     this.idle.wake();
     this.unsubscribeHeads?.();
     await this.loop;
@@ -166,20 +180,24 @@ export class Follower {
   private async run(): Promise<void> {
     while (this.running) {
       try {
-        await this.step();
-        this.failures = 0;
+        await retryUntilStopped(() => this.step(), this.stopping.signal, {
+          initialDelayMs: 250,
+          maxDelayMs: 30_000,
+          onRetry: (err, attempt, delayMs) => {
+            this.lastFailure = err;
+            this.lastFailureMessage = err instanceof Error ? err.message : String(err);
+            // The cursor in Postgres is the truth: drop in-memory state and replay from it.
+            this.cursor = undefined;
+            if (isContinuityError(err)) this.deps.log.error({ err }, 'chain continuity broken');
+            this.deps.log.warn(
+              { err, failures: attempt, retryInMs: Math.round(delayMs) },
+              'follower step failed; resuming from the cursor',
+            );
+          },
+        });
       } catch (err) {
-        this.failures += 1;
-        this.lastError = err instanceof Error ? err.message : String(err);
-        // The cursor in Postgres is the truth: drop in-memory state and replay from it.
-        this.cursor = undefined;
-        const delay = Math.min(30_000, 250 * 2 ** Math.min(this.failures, 8));
-        this.deps.log.warn(
-          { err, failures: this.failures, retryInMs: delay },
-          'follower step failed; resuming from the cursor',
-        );
-        if (err instanceof ContinuityError) this.deps.log.error({ err }, 'chain continuity broken');
-        await this.idle.sleep(delay);
+        if (!this.running) return;
+        throw err;
       }
     }
   }
@@ -216,7 +234,8 @@ export class Follower {
   private async step(): Promise<void> {
     const cursor = this.cursor ?? (await this.loadState());
     const head = await this.source.finalizedHeight();
-    this.lastError = undefined;
+    this.lastFailure = undefined;
+    this.lastFailureMessage = undefined;
     if (head.number <= cursor.height) {
       await this.idle.sleep(1_000);
       return;
@@ -228,6 +247,8 @@ export class Follower {
       if (block.parentHash !== expectedParent) {
         throw new ContinuityError(
           `block ${block.number} (${block.hash}) has parent ${block.parentHash}, expected ${expectedParent}`,
+          block.number,
+          { hash: block.hash, parentHash: block.parentHash, expectedParent },
         );
       }
       batch.push(await this.index(block));
@@ -251,7 +272,8 @@ export class Follower {
     const syncs: MetagraphSnapshot[] = [];
     for (const netuid of this.options.netuids) {
       const tempo = this.tempos.get(netuid);
-      const due = tempo === undefined || touched.has(netuid) || isEpochBlock(block.number, netuid, tempo);
+      const due =
+        tempo === undefined || touched.has(netuid) || subnetEpochs.runsIn(block.number, netuid, tempo);
       if (!due) continue;
       const snapshot = await this.reader.read(block.at, block, netuid);
       syncs.push(snapshot);
@@ -272,16 +294,15 @@ export class Follower {
     if (!first || !last) return;
     const { cursor: cursorTable, indexedBlocks } = this.deps.tables;
     await this.deps.dataSource.transaction(async (manager) => {
-      const moved = (await manager.query(
-        `with moved as (
-           update ${cursorTable} set height = $1, hash = $2, updated_at = now()
-            where id = 'main' and height = $3 and hash = $4 returning 1)
-         select count(*)::int as n from moved`,
-        [last.block.number, last.block.hash, first.block.number - 1, first.block.parentHash],
-      )) as { n: number }[];
-      if (moved[0]?.n !== 1) {
+      // Locks the cursor row and checks it is where this batch starts: another indexer that
+      // moved it first wins, and this transaction writes nothing.
+      const [position] = (await manager.query(
+        `select height, hash from ${cursorTable} where id = 'main' for update`,
+      )) as { height: string; hash: string }[];
+      if (Number(position?.height) !== first.block.number - 1 || position?.hash !== first.block.parentHash) {
         throw new ContinuityError(
           `cursor is not at block ${first.block.number - 1} (${first.block.parentHash}): another indexer moved it`,
+          first.block.number,
         );
       }
       const params: unknown[] = [];
@@ -297,6 +318,11 @@ export class Follower {
       for (const { syncs } of batch) {
         for (const sync of syncs) await this.metagraphs.write(manager, sync.metagraph, sync.tempo);
       }
+      await this.options.beforeCursorMove?.(last.block.number);
+      await manager.query(
+        `update ${cursorTable} set height = $1, hash = $2, updated_at = now() where id = 'main'`,
+        [last.block.number, last.block.hash],
+      );
     });
     this.cursor = { height: last.block.number, hash: last.block.hash };
     for (const listener of this.cursorListeners) listener(this.cursor);

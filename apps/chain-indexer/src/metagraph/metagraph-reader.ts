@@ -1,5 +1,6 @@
 import type { ApiDecoration } from '@polkadot/api/types';
 import type { Codec } from '@polkadot/types/types';
+import { SubtensorStorage, chainErrors } from '@tessera/bittensor';
 import { type EventDataOf, type MetagraphSynced } from '@tessera/contracts';
 import { decodeNeuronsLite, neuronsFromMetagraphJson, toNeuron, type Neuron } from '../chain/neuron-info.js';
 
@@ -31,11 +32,9 @@ export class MetagraphReader {
     block: { number: number; hash: string },
     netuid: number,
   ): Promise<MetagraphSnapshot> {
-    const subtensor = at.query['subtensorModule'];
-    if (!subtensor?.['tempo'] || !subtensor['blockAtRegistration']) {
-      throw new Error('this runtime has no SubtensorModule.tempo / blockAtRegistration');
-    }
-    const tempoPromise = subtensor['tempo'](netuid);
+    const storage = new SubtensorStorage(at);
+    const tempoPromise = storage.tempo(netuid);
+    tempoPromise.catch(() => undefined);
     let neurons: Neuron[];
     const getMetagraph = runtimeCall(at, 'subnetInfoRuntimeApi', 'getMetagraph');
     if (getMetagraph) {
@@ -43,16 +42,21 @@ export class MetagraphReader {
       neurons = neuronsFromMetagraphJson(result);
     } else {
       const getNeuronsLite = runtimeCall(at, 'neuronInfoRuntimeApi', 'getNeuronsLite');
-      if (!getNeuronsLite) throw new Error('this runtime offers neither getMetagraph nor getNeuronsLite');
+      if (!getNeuronsLite) {
+        throw chainErrors.runtimeItemMissing(
+          'runtime api',
+          'neuronInfoRuntimeApi.getNeuronsLite (or getMetagraph)',
+        );
+      }
       const infos = decodeNeuronsLite(await getNeuronsLite(netuid), this.ss58Format);
-      const registered =
-        infos.length === 0
-          ? []
-          : await subtensor['blockAtRegistration'].multi(infos.map((info) => [netuid, info.uid]));
-      neurons = infos.map((info, index) => toNeuron(info, Number(registered[index]?.toString() ?? 0)));
+      const registered = await storage.registrationBlocks(
+        netuid,
+        infos.map((info) => info.uid),
+      );
+      neurons = infos.map((info, index) => toNeuron(info, registered[index] ?? 0));
     }
     neurons.sort((a, b) => a.uid - b.uid);
-    const tempo = Number((await tempoPromise).toString());
+    const tempo = await tempoPromise;
     return {
       metagraph: { netuid, blockNumber: block.number, blockHash: block.hash, neurons },
       tempo,
