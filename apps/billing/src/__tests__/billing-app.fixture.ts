@@ -132,7 +132,9 @@ export async function waitForIdle(app: INestApplication, timeoutMs = 30_000): Pr
   const heads = async (): Promise<string> => {
     for (;;) {
       try {
-        return (await Promise.all(host.all().map((runner) => store.lastSequence(runner.definition.stream)))).join(',');
+        return (
+          await Promise.all(host.all().map((runner) => store.lastSequence(runner.definition.stream)))
+        ).join(',');
       } catch (error) {
         if (!isUnavailable(error) || Date.now() > deadline) throw error;
         await sleep(250);
