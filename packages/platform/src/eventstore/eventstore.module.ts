@@ -10,6 +10,7 @@ import {
   type OnModuleInit,
   type Type,
 } from '@nestjs/common';
+import { type StreamInfo } from '@nats-io/jetstream';
 import { type NatsConnection } from '@nats-io/transport-node';
 import {
   ErrorCode,
@@ -156,10 +157,35 @@ class EventStoreLifecycle implements OnModuleInit {
           await jsm.getAccountInfo();
           return { up: true };
         }
-        await Promise.all(writes.map((stream) => jsm.streams.info(this.store.namespace.streamName(stream))));
+        await Promise.all(
+          writes.map(async (stream) => {
+            const info = await jsm.streams.info(this.store.namespace.streamName(stream));
+            assertWriteQuorum(stream.name, info);
+          }),
+        );
         return { up: true, detail: `writable: ${writes.map((stream) => stream.name).join(', ')}` };
       },
     });
+  }
+}
+
+/** A replica not heard from for this long counts as gone (the leader reports `active` in ns). */
+const REPLICA_SILENT_NS = 5_000_000_000;
+
+/**
+ * A leader that lost its peers still answers stream info for a while, but can no longer commit a
+ * write: a replicated stream is writable only while the leader and enough replicas for a
+ * majority are present.
+ */
+function assertWriteQuorum(stream: string, info: StreamInfo): void {
+  const replicas = info.config.num_replicas;
+  if (replicas <= 1) return;
+  const cluster = info.cluster;
+  const present = (cluster?.replicas ?? []).filter(
+    (peer) => !peer.offline && peer.active < REPLICA_SILENT_NS,
+  ).length;
+  if (!cluster?.leader || (present + 1) * 2 <= replicas) {
+    throw new Error(`${stream}: no write quorum (${present + 1} of ${replicas} replicas present)`);
   }
 }
 
