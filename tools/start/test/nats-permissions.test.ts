@@ -12,10 +12,12 @@ import {
 } from '@nats-io/transport-node';
 import {
   CreditAccount,
+  ErrorCode,
   eventContracts,
   EventRegistry,
   GetAccount,
   inboxPrefix,
+  isTesseraError,
   ListLedgerEntries,
   OpenAccount,
   SetTaoPrice,
@@ -99,6 +101,12 @@ describe('NATS permissions with the billing app as a process', () => {
     await billing.waitUntilReady(port, 60_000);
     harness = await connect(env.natsConnectionOptions);
     connections.push(harness);
+    // Every stream, as the other services would have made them (billing makes only its own).
+    await new EventStore({
+      connection: harness,
+      registry: new EventRegistry(eventContracts),
+      namespace: env.namespace,
+    }).ensureStreams();
     operator = await rpcAs('operator');
   }, 120_000);
 
@@ -133,6 +141,8 @@ describe('NATS permissions with the billing app as a process', () => {
       }),
     );
     expect(refusedSubject(credit), String(credit)).toBe(`${env.namespace}.rpc.billing.creditAccount`);
+    // A refusal is final, not a transient UNAVAILABLE a caller would retry.
+    expect(isTesseraError(credit, ErrorCode.Forbidden), String(credit)).toBe(true);
     const price = await rejection(proxy.call(SetTaoPrice, { nanoUsdPerTao: '1' }));
     expect(refusedSubject(price), String(price)).toBe(`${env.namespace}.rpc.billing.setTaoPrice`);
 

@@ -1,6 +1,7 @@
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import {
   NoRespondersError,
+  PermissionViolationError,
   RequestError,
   TimeoutError,
   type MsgHdrs,
@@ -99,6 +100,12 @@ function toTransportError(err: unknown, subject: string, timeoutMs: number): Tes
     (err instanceof RequestError && err.isNoResponders())
   ) {
     return new TesseraError(ErrorCode.NoResponders, `no service answers ${subject}`, { cause: err });
+  }
+  // The server refused this identity the subject: asking again changes nothing (not UNAVAILABLE).
+  if (err instanceof PermissionViolationError || cause instanceof PermissionViolationError) {
+    return new TesseraError(ErrorCode.Forbidden, `this NATS identity may not call ${subject}`, {
+      cause: err,
+    });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new TesseraError(ErrorCode.Unavailable, `request to ${subject} failed: ${message}`, { cause: err });
