@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Inject, Injectable, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { EventRegistry, Streams, eventContracts, systemClock, type Clock } from '@tessera/contracts';
-import { eventStoreMigrations, type ConsumerRunner } from '@tessera/eventstore';
 import {
   InjectLogger,
   PlatformModule,
@@ -10,57 +10,51 @@ import {
   type RawEnv,
 } from '@tessera/platform';
 import { MessagingModule, ProjectionHost } from '@tessera/platform/messaging';
-import { DataSource } from 'typeorm';
-import { AccountRow, ApiKeyRow, GrantRow } from './accounts/account-directory.entity.js';
 import { accountDirectoryProjection } from './accounts/account-directory.projection.js';
-import { AccountService, BILLING_SECRETS, DEPOSIT_DERIVER } from './accounts/account.service.js';
+import { AccountOpening } from './accounts/account-opening.service.js';
+import { AccountService } from './accounts/account.service.js';
 import { AccountsHandler } from './accounts/accounts.handler.js';
 import { DepositAddressDeriver } from './accounts/deposit-address.js';
 import { ApiKeysHandler } from './api-keys/api-keys.handler.js';
 import { BillingConfig, resolveSecrets, type BillingSecrets } from './config.js';
-import { depositProcessor } from './deposits/deposit.processor.js';
+import { billingMigrations } from './database/billing.migrations.js';
+import { DepositAddressBackfill } from './deposits/deposit-address-backfill.js';
+import { DepositAddressService } from './deposits/deposit-address.service.js';
+import { depositCreditingReactor } from './deposits/deposit-crediting.reactor.js';
+import { SuspenseHandler } from './deposits/suspense.handler.js';
+import { SuspenseService } from './deposits/suspense.service.js';
 import { GrantSweeper } from './grants/grant-sweeper.js';
 import { GrantsHandler } from './grants/grants.handler.js';
-import { LedgerBalanceRow, LedgerEntryRow } from './ledger/ledger.entity.js';
+import { billingUpcasters } from './ledger/ledger-upcasters.js';
 import { ledgerProjection } from './ledger/ledger.projection.js';
 import { PriceBookService } from './prices/price-book.service.js';
 import { PricesHandler } from './prices/prices.handler.js';
-import { CLOCK } from './shared/tokens.js';
+import { ReconciliationHandler } from './reconciliation/reconciliation.handler.js';
+import { ReconciliationService } from './reconciliation/reconciliation.service.js';
+import { DatabaseRangeInterceptor } from './shared/database-range.interceptor.js';
+import { BILLING_SECRETS, CLOCK, DEPOSIT_DERIVER } from './shared/tokens.js';
 import { StatementsHandler } from './statements/statements.handler.js';
-import { requestChargeProcessor } from './usage/request-charge.processor.js';
-import { UsageDailyRow } from './usage/usage-daily.entity.js';
+import { GpuUsageHandler } from './usage/gpu-usage.handler.js';
+import { requestChargingReactor } from './usage/request-charging.reactor.js';
 import { usageDailyProjection } from './usage/usage-daily.projection.js';
 
-/** Registers billing's projections and event processors with the host; keeps their runners for rebuilds. */
-@Injectable()
-export class BillingProjections implements OnModuleInit {
-  readonly runners = new Map<string, ConsumerRunner>();
+/** Billing's read models, rebuildable from the BILLING stream. */
+export const billingProjections = [accountDirectoryProjection, ledgerProjection, usageDailyProjection];
 
+/** Registers billing's projections and reactors with the host (one active replica each). */
+@Injectable()
+export class BillingConsumers implements OnModuleInit {
   constructor(
     private readonly host: ProjectionHost,
     private readonly accounts: AccountService,
+    private readonly addresses: DepositAddressService,
     private readonly prices: PriceBookService,
-    private readonly dataSource: DataSource,
-    @InjectLogger() private readonly logger: PlatformLogger,
   ) {}
 
   onModuleInit(): void {
-    const log = (message: string, context: Record<string, unknown>) => this.logger.warn(context, message);
-    for (const projection of [accountDirectoryProjection, ledgerProjection, usageDailyProjection]) {
-      this.runners.set(projection.name, this.host.addProjection(projection));
-    }
-    for (const reactor of [
-      depositProcessor(this.accounts, this.prices, this.dataSource, log),
-      requestChargeProcessor(this.accounts, this.prices),
-    ]) {
-      this.runners.set(reactor.name, this.host.addReactor(reactor));
-    }
-  }
-
-  runner(name: string): ConsumerRunner {
-    const runner = this.runners.get(name);
-    if (!runner) throw new Error(`no projection ${name}`);
-    return runner;
+    for (const projection of billingProjections) this.host.addProjection(projection);
+    this.host.addReactor(depositCreditingReactor(this.addresses, this.accounts, this.prices));
+    this.host.addReactor(requestChargingReactor(this.accounts, this.prices));
   }
 }
 
@@ -90,15 +84,6 @@ class SecretsAnnouncer implements OnModuleInit {
   }
 }
 
-export const billingEntities = [
-  AccountRow,
-  ApiKeyRow,
-  GrantRow,
-  LedgerBalanceRow,
-  LedgerEntryRow,
-  UsageDailyRow,
-];
-
 /** The billing service. */
 @Module({})
 export class BillingModule {
@@ -110,11 +95,12 @@ export class BillingModule {
           config: BillingConfig,
           ...(options.env ? { env: options.env } : {}),
           ...(options.logging ? { logging: options.logging } : {}),
-          // Tables follow the entities; a migration set replaces this before the schema must evolve in place.
-          database: { entities: billingEntities, synchronize: true, migrations: eventStoreMigrations },
+          // Raw SQL over tables the migrations create; no entities, no synchronize.
+          database: { entities: [], migrations: billingMigrations },
         }),
         MessagingModule.forRoot({
           registry: new EventRegistry(eventContracts),
+          upcasters: billingUpcasters,
           writes: [Streams.BILLING],
           operations: 'billing',
         }),
@@ -127,14 +113,29 @@ export class BillingModule {
           inject: [BILLING_SECRETS],
           useFactory: (secrets: BillingSecrets) => DepositAddressDeriver.create(secrets.depositSeed),
         },
+        { provide: APP_INTERCEPTOR, useClass: DatabaseRangeInterceptor },
         SecretsAnnouncer,
         AccountService,
+        DepositAddressService,
+        AccountOpening,
         PriceBookService,
-        BillingProjections,
+        BillingConsumers,
         GrantSweeper,
+        SuspenseService,
+        DepositAddressBackfill,
+        ReconciliationService,
       ],
       // @RpcHandler methods are Nest message handlers, which Nest serves from controllers.
-      controllers: [AccountsHandler, ApiKeysHandler, GrantsHandler, PricesHandler, StatementsHandler],
+      controllers: [
+        AccountsHandler,
+        ApiKeysHandler,
+        GrantsHandler,
+        GpuUsageHandler,
+        PricesHandler,
+        StatementsHandler,
+        SuspenseHandler,
+        ReconciliationHandler,
+      ],
     };
   }
 }

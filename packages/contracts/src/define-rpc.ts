@@ -26,10 +26,6 @@ export type RpcRequestOf<C> = C extends RpcContract<string, infer Req> ? z.input
 export type RpcParsedRequestOf<C> = C extends RpcContract<string, infer Req> ? z.output<Req> : never;
 /** The response type of an RPC contract. */
 export type RpcResponseOf<C> = C extends RpcContract<string, z.ZodType, infer Res> ? z.output<Res> : never;
-/** The declared error codes of an RPC contract. */
-export type RpcErrorCodeOf<C> =
-  C extends RpcContract<string, z.ZodType, z.ZodType, infer Codes> ? Codes : never;
-
 /**
  * Declares a request/reply method.
  *

@@ -19,6 +19,7 @@ export * from './chain/catalog.js';
 export * from './scoring/weights-proposed.js';
 export * from './scoring/catalog.js';
 export * from './billing/deposit-address-assigned.js';
+export * from './billing/deposit-address-events.js';
 export * from './billing/primitives.js';
 export * from './billing/api-key-format.js';
 export * from './billing/account-events.js';

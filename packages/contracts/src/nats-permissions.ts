@@ -3,6 +3,7 @@ import {
   ChangeAccountStatus,
   ChargeGpuUsage,
   CreditAccount,
+  CreditSuspendedDeposit,
   ExportStatement,
   GetAccount,
   GetPriceBook,
@@ -108,6 +109,7 @@ const contextsWithConsumers: readonly ContextName[] = [
  */
 export const operatorOnlyRpcSubjects: readonly string[] = [
   CreditAccount.subject,
+  CreditSuspendedDeposit.subject,
   SetTaoPrice.subject,
   SetModelPrice.subject,
   SetGpuPrice.subject,

@@ -6,6 +6,7 @@ import {
   ApiKeyIssued,
   ApiKeyRevoked,
   CreditGranted,
+  DepositAddressClaimed,
   GrantExpired,
   GrantSettled,
   Streams,
@@ -14,11 +15,25 @@ import {
 import { type Projection } from '@tessera/eventstore';
 import { type EntityManager } from 'typeorm';
 
-/** Accounts, keys and grants as tables: deposit-address lookup, key verification, grant sweeping. */
+/** The directory's tables (raw SQL names them through these). */
+export const DirectoryTables = {
+  accounts: 'billing_accounts',
+  apiKeys: 'billing_api_keys',
+  grants: 'billing_grants',
+  depositAddresses: 'billing_deposit_addresses',
+} as const;
+
+const { accounts, apiKeys, grants: grantsTable, depositAddresses } = DirectoryTables;
+
+/**
+ * Accounts, keys, grants and claimed deposit addresses as tables: key verification, grant
+ * sweeping, listings. Nothing that moves money waits for it: deposits find their account through
+ * the address's own stream.
+ */
 export const accountDirectoryProjection: Projection = {
   name: 'billing-directory',
   stream: Streams.BILLING,
-  filterSubject: 'billing.account.>',
+  filterSubject: 'billing.>',
   handles: [
     AccountOpened,
     AccountSuspended,
@@ -29,6 +44,7 @@ export const accountDirectoryProjection: Projection = {
     CreditGranted,
     GrantSettled,
     GrantExpired,
+    DepositAddressClaimed,
   ],
   async apply(events: readonly Event[], manager: EntityManager) {
     const grants: { id: string; account: string; holder: string; granted: string; expiresAt: string }[] = [];
@@ -36,20 +52,20 @@ export const accountDirectoryProjection: Projection = {
     for (const event of events) {
       if (AccountOpened.is(event)) {
         await manager.query(
-          `INSERT INTO billing_accounts (account_id, name, status, deposit_address) VALUES ($1, $2, 'open', $3)
+          `INSERT INTO ${accounts} (account_id, name, status, deposit_address) VALUES ($1, $2, 'open', $3)
            ON CONFLICT (account_id) DO NOTHING`,
           [event.data.accountId, event.data.name, event.data.depositAddress],
         );
       } else if (AccountSuspended.is(event) || AccountReinstated.is(event) || AccountClosed.is(event)) {
         const status = AccountSuspended.is(event) ? 'suspended' : AccountClosed.is(event) ? 'closed' : 'open';
-        await manager.query('UPDATE billing_accounts SET status = $2 WHERE account_id = $1', [
+        await manager.query(`UPDATE ${accounts} SET status = $2 WHERE account_id = $1`, [
           event.data.accountId,
           status,
         ]);
       } else if (ApiKeyIssued.is(event)) {
         const data = event.data;
         await manager.query(
-          `INSERT INTO billing_api_keys (key_id, account_id, name, secret_hash, scopes, limits, expires_at, revoked)
+          `INSERT INTO ${apiKeys} (key_id, account_id, name, secret_hash, scopes, limits, expires_at, revoked)
            VALUES ($1, $2, $3, $4, $5, $6, $7, false) ON CONFLICT (key_id) DO NOTHING`,
           [
             data.keyId,
@@ -62,9 +78,7 @@ export const accountDirectoryProjection: Projection = {
           ],
         );
       } else if (ApiKeyRevoked.is(event)) {
-        await manager.query('UPDATE billing_api_keys SET revoked = true WHERE key_id = $1', [
-          event.data.keyId,
-        ]);
+        await manager.query(`UPDATE ${apiKeys} SET revoked = true WHERE key_id = $1`, [event.data.keyId]);
       } else if (CreditGranted.is(event)) {
         grants.push({
           id: event.data.grantId,
@@ -75,11 +89,17 @@ export const accountDirectoryProjection: Projection = {
         });
       } else if (GrantSettled.is(event) || GrantExpired.is(event)) {
         closedGrants.set(event.data.grantId, GrantSettled.is(event) ? 'settled' : 'expired');
+      } else if (DepositAddressClaimed.is(event)) {
+        await manager.query(
+          `INSERT INTO ${depositAddresses} (address, account_id, claimed_at) VALUES ($1, $2, $3)
+           ON CONFLICT (address) DO NOTHING`,
+          [event.data.address, event.data.accountId, event.occurredAt],
+        );
       }
     }
     if (grants.length > 0) {
       await manager.query(
-        `INSERT INTO billing_grants (grant_id, account_id, holder, granted, expires_at, status)
+        `INSERT INTO ${grantsTable} (grant_id, account_id, holder, granted, expires_at, status)
          SELECT g, a, h, n::numeric, e::timestamptz, 'open'
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS batch(g, a, h, n, e)
          ON CONFLICT (grant_id) DO NOTHING`,
@@ -94,15 +114,13 @@ export const accountDirectoryProjection: Projection = {
     }
     if (closedGrants.size > 0) {
       await manager.query(
-        `UPDATE billing_grants SET status = batch.s FROM unnest($1::text[], $2::text[]) AS batch(g, s)
+        `UPDATE ${grantsTable} SET status = batch.s FROM unnest($1::text[], $2::text[]) AS batch(g, s)
           WHERE grant_id = batch.g`,
         [[...closedGrants.keys()], [...closedGrants.values()]],
       );
     }
   },
   async reset(manager: EntityManager) {
-    await manager.query('DELETE FROM billing_accounts');
-    await manager.query('DELETE FROM billing_api_keys');
-    await manager.query('DELETE FROM billing_grants');
+    for (const table of Object.values(DirectoryTables)) await manager.query(`DELETE FROM ${table}`);
   },
 };

@@ -9,7 +9,8 @@ import {
 } from '@tessera/contracts';
 import { RpcHandler } from '@tessera/platform/messaging';
 import { utcDay } from '../shared/tokens.js';
-import { allowanceLeft } from './account.decider.js';
+import { allowanceLeft } from '../usage/usage.decide.js';
+import { AccountOpening } from './account-opening.service.js';
 import { AccountService } from './account.service.js';
 
 const OPERATOR = 'operator:rpc';
@@ -17,13 +18,16 @@ const OPERATOR = 'operator:rpc';
 /** Account lifecycle and balances over request/reply. */
 @Controller()
 export class AccountsHandler {
-  constructor(private readonly accounts: AccountService) {}
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly opening: AccountOpening,
+  ) {}
 
   @RpcHandler(OpenAccount)
   async openAccount(
     request: RpcParsedRequestOf<typeof OpenAccount>,
   ): Promise<RpcResponseOf<typeof OpenAccount>> {
-    const state = await this.accounts.open(request.accountId, request.name, OPERATOR);
+    const state = await this.opening.open(request.accountId, request.name, OPERATOR);
     return { accountId: state.accountId, depositAddress: state.depositAddress };
   }
 
@@ -50,6 +54,7 @@ export class AccountsHandler {
       depositAddress: state.depositAddress,
       balance: state.balance.toString(),
       held: state.held.toString(),
+      owed: state.owed.toString(),
       freeAllowanceLeftToday: allowanceLeft(
         state,
         utcDay(this.accounts.now()),

@@ -1,12 +1,12 @@
-import { Inject, Controller } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Controller, Inject } from '@nestjs/common';
 import {
-  BillingErrorCode,
-  ErrorCode,
   IssueApiKey,
   ListApiKeys,
   RevokeApiKey,
-  TesseraError,
   VerifyApiKey,
+  formatApiKey,
+  hashApiKeySecret,
   parseApiKey,
   verifyApiKeySecret,
   type RpcParsedRequestOf,
@@ -14,11 +14,14 @@ import {
 } from '@tessera/contracts';
 import { RpcHandler } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
-import { AccountService, BILLING_SECRETS } from '../accounts/account.service.js';
+import { DirectoryTables } from '../accounts/account-directory.projection.js';
+import { AccountService } from '../accounts/account.service.js';
 import { type ApiKeyState } from '../accounts/account.state.js';
 import { type BillingSecrets } from '../config.js';
+import { billingErrors } from '../shared/errors.js';
+import { BILLING_SECRETS } from '../shared/tokens.js';
 
-const unauthorized = () => new TesseraError(ErrorCode.Unauthorized, 'invalid API key');
+type KeySummary = RpcResponseOf<typeof ListApiKeys>['keys'][number];
 
 /** Issue, list, revoke and verify API keys. */
 @Controller()
@@ -33,10 +36,24 @@ export class ApiKeysHandler {
   async issueApiKey(
     request: RpcParsedRequestOf<typeof IssueApiKey>,
   ): Promise<RpcResponseOf<typeof IssueApiKey>> {
-    const { keyId, key } = await this.accounts.issueKey(request, 'operator:rpc');
+    const keyId = randomBytes(10).toString('hex').slice(0, 16);
+    const secret = randomBytes(32).toString('base64url');
+    await this.accounts.execute(
+      {
+        kind: 'issueKey',
+        accountId: request.accountId,
+        keyId,
+        name: request.name,
+        secretHash: hashApiKeySecret(this.secrets.apiKeyPepper, secret),
+        scopes: request.scopes,
+        limits: request.limits,
+        expiresAt: request.expiresAt,
+      },
+      'operator:rpc',
+    );
     return {
       keyId,
-      key,
+      key: formatApiKey(keyId, secret),
       name: request.name,
       scopes: request.scopes,
       limits: request.limits,
@@ -70,10 +87,10 @@ export class ApiKeysHandler {
     request: RpcParsedRequestOf<typeof VerifyApiKey>,
   ): Promise<RpcResponseOf<typeof VerifyApiKey>> {
     const parsed = parseApiKey(request.key);
-    if (!parsed) throw unauthorized();
+    if (!parsed) throw billingErrors.invalidApiKey();
     const rows = (await this.dataSource.query(
       `SELECT k.account_id, k.secret_hash, k.scopes, k.limits, k.expires_at, k.revoked, a.status
-         FROM billing_api_keys k JOIN billing_accounts a USING (account_id) WHERE k.key_id = $1`,
+         FROM ${DirectoryTables.apiKeys} k JOIN ${DirectoryTables.accounts} a USING (account_id) WHERE k.key_id = $1`,
       [parsed.keyId],
     )) as {
       account_id: string;
@@ -87,17 +104,16 @@ export class ApiKeysHandler {
     const row = rows[0];
     // The hash is compared even for states that will be refused, so a wrong secret never learns them.
     if (!row || !verifyApiKeySecret(this.secrets.apiKeyPepper, parsed.secret, row.secret_hash))
-      throw unauthorized();
-    if (row.revoked) throw new TesseraError(BillingErrorCode.KeyRevoked, 'API key revoked');
+      throw billingErrors.invalidApiKey();
+    if (row.revoked) throw billingErrors.keyRevoked();
     if (row.expires_at && row.expires_at.getTime() <= this.accounts.now().getTime())
-      throw new TesseraError(BillingErrorCode.KeyExpired, 'API key expired');
-    if (row.status === 'closed') throw new TesseraError(BillingErrorCode.AccountClosed, 'account closed');
-    if (row.status === 'suspended')
-      throw new TesseraError(BillingErrorCode.AccountSuspended, 'account suspended');
+      throw billingErrors.keyExpired();
+    if (row.status === 'closed') throw billingErrors.accountClosed(row.account_id);
+    if (row.status === 'suspended') throw billingErrors.accountSuspended(row.account_id);
     return { keyId: parsed.keyId, accountId: row.account_id, scopes: row.scopes, limits: row.limits };
   }
 
-  private summary(key: ApiKeyState): RpcResponseOf<typeof ListApiKeys>['keys'][number] {
+  private summary(key: ApiKeyState): KeySummary {
     const expired = key.expiresAt !== null && Date.parse(key.expiresAt) <= this.accounts.now().getTime();
     return {
       keyId: key.keyId,

@@ -1,6 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { accountOfGrant } from '@tessera/contracts';
 import { InjectLogger, ShutdownRegistry, type PlatformLogger } from '@tessera/platform';
 import { DataSource } from 'typeorm';
+import { DirectoryTables } from '../accounts/account-directory.projection.js';
 import { AccountService } from '../accounts/account.service.js';
 import { BillingConfig } from '../config.js';
 import { CLOCK, type Clock } from '../shared/tokens.js';
@@ -31,7 +33,7 @@ export class GrantSweeper implements OnApplicationBootstrap {
     this.timer.unref();
     this.shutdown.onDrain('consumers', 'grant-sweeper', async () => {
       clearInterval(this.timer);
-      await this.sweeping;
+      await this.sweeping?.catch(() => undefined);
     });
   }
 
@@ -45,16 +47,22 @@ export class GrantSweeper implements OnApplicationBootstrap {
 
   private async sweep(): Promise<number> {
     const rows = (await this.dataSource.query(
-      `SELECT grant_id FROM billing_grants WHERE status = 'open' AND expires_at <= $1 ORDER BY expires_at LIMIT 1000`,
+      `SELECT grant_id FROM ${DirectoryTables.grants} WHERE status = 'open' AND expires_at <= $1 ORDER BY expires_at LIMIT 1000`,
       [this.clock.now().toISOString()],
     )) as { grant_id: string }[];
-    let expired = 0;
-    await Promise.all(
-      rows.map(async (row) => {
-        const result = (await this.accounts.expireGrant(row.grant_id)) as { events: readonly unknown[] };
-        expired += result.events.length;
-      }),
+    const results = await Promise.all(
+      rows.map((row) =>
+        this.accounts.execute(
+          {
+            kind: 'expireGrant',
+            accountId: accountOfGrant(row.grant_id),
+            grantId: row.grant_id,
+            now: this.clock.now(),
+          },
+          'service:billing',
+        ),
+      ),
     );
-    return expired;
+    return results.reduce((expired, result) => expired + result.events.length, 0);
   }
 }

@@ -1,40 +1,47 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import {
-  ChargeGpuUsage,
   GrantCredit,
   SettleGrant,
+  accountOfGrant,
   type RpcParsedRequestOf,
   type RpcResponseOf,
 } from '@tessera/contracts';
 import { RpcHandler } from '@tessera/platform/messaging';
-import { chargeFingerprint } from '../accounts/account.decider.js';
+import { v7 as uuidv7 } from 'uuid';
 import { AccountService } from '../accounts/account.service.js';
-import { gpuCharge } from '../prices/price-book.decider.js';
-import { PriceBookService } from '../prices/price-book.service.js';
-import { billingErrors } from '../shared/errors.js';
-import { utcDay } from '../shared/tokens.js';
+import { BillingConfig } from '../config.js';
+import { CLOCK, utcDay, type Clock } from '../shared/tokens.js';
+import { grantMadeBy } from './grant.decide.js';
 
-/** Grants for the proxy, their settlement, and charges without a grant. */
+/** Grants for the proxies, and their settlement. */
 @Controller()
 export class GrantsHandler {
   constructor(
     private readonly accounts: AccountService,
-    private readonly prices: PriceBookService,
+    private readonly config: BillingConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   @RpcHandler(GrantCredit)
   async grantCredit(
     request: RpcParsedRequestOf<typeof GrantCredit>,
   ): Promise<RpcResponseOf<typeof GrantCredit>> {
-    const grant = await this.accounts.grant(
+    const now = this.clock.now();
+    const { state } = await this.accounts.execute(
       {
+        kind: 'grant',
         accountId: request.accountId,
+        grantId: `${request.accountId}:${uuidv7()}`,
+        idempotencyKey: request.idempotencyKey,
         holder: request.holder,
         requested: BigInt(request.requested),
-        idempotencyKey: request.idempotencyKey,
+        expiresAt: new Date(now.getTime() + this.config.GRANT_TTL_MS),
       },
-      `service:${request.holder}`.replace(/\s/g, '_'),
+      `service:${request.holder.replace(/\s/g, '_')}`,
     );
+    // A retried call with the same key finds the grant the first call made.
+    const grant = grantMadeBy(state, request.idempotencyKey);
+    if (!grant) throw new Error(`grant for key ${request.idempotencyKey} missing after it was decided`);
     return {
       grantId: grant.grantId,
       granted: grant.granted.toString(),
@@ -46,51 +53,31 @@ export class GrantsHandler {
   async settleGrant(
     request: RpcParsedRequestOf<typeof SettleGrant>,
   ): Promise<RpcResponseOf<typeof SettleGrant>> {
-    const { charged, returned } = await this.accounts.settle(
-      request.grantId,
-      request.usage.map((item) => ({
-        requestId: item.requestId,
-        amount: BigInt(item.amount),
-        item: item.item,
-      })),
-      'service:grant-holder',
+    const now = this.clock.now();
+    const { state } = await this.accounts.execute(
+      {
+        kind: 'settle',
+        accountId: accountOfGrant(request.grantId),
+        grantId: request.grantId,
+        holder: request.holder,
+        usage: request.usage.map((item) => ({
+          requestId: item.requestId,
+          amount: BigInt(item.amount),
+          item: item.item,
+        })),
+        day: utcDay(now),
+        dailyAllowance: this.accounts.dailyAllowance,
+        now,
+      },
+      `service:${request.holder.replace(/\s/g, '_')}`,
     );
-    return { grantId: request.grantId, charged: charged.toString(), returned: returned.toString() };
-  }
-
-  @RpcHandler(ChargeGpuUsage)
-  async chargeGpuUsage(
-    request: RpcParsedRequestOf<typeof ChargeGpuUsage>,
-  ): Promise<RpcResponseOf<typeof ChargeGpuUsage>> {
-    const book = await this.prices.current();
-    const price = book.gpus.get(request.gpuType);
-    if (!price) throw billingErrors.unknownPrice(`GPU ${request.gpuType}`);
-    const perHour =
-      request.product === 'training' ? price.trainingNanoUsdPerHour : price.deploymentNanoUsdPerHour;
-    const charge = {
-      requestId: request.chargeId,
-      grantId: null,
-      product: request.product,
-      item: request.gpuType,
-      promptTokens: 0,
-      completionTokens: 0,
-      gpuSeconds: request.gpuSeconds,
-      priceVersion: book.version,
-      amount: gpuCharge(perHour, request.gpuSeconds),
-      day: utcDay(this.accounts.now()),
+    // First call or retry alike: the settlement the grant records.
+    const settlement = state.grants.get(request.grantId)?.settlement;
+    if (!settlement) throw new Error(`grant ${request.grantId} has no settlement after it was settled`);
+    return {
+      grantId: request.grantId,
+      charged: settlement.charged.toString(),
+      returned: settlement.returned.toString(),
     };
-    const { events } = await this.accounts.charge(
-      request.accountId,
-      charge,
-      'refuse',
-      chargeFingerprint(charge),
-      'service:gpu-metering',
-    );
-    const recorded = events[0]?.data as { amount: string; priceVersion: number } | undefined;
-    if (recorded)
-      return { chargeId: request.chargeId, amount: recorded.amount, priceVersion: recorded.priceVersion };
-    // A retry of the same charge: nothing new was posted; same content, so the same price unless
-    // the book changed in between (then the first charge's amount stands, as recorded on its event).
-    return { chargeId: request.chargeId, amount: charge.amount.toString(), priceVersion: book.version };
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { streamIdOf } from '@tessera/contracts';
 import { AggregateCache, EventStore } from '@tessera/eventstore';
+import { type TaoPrice } from '../deposits/deposit.decide.js';
 import { priceBookDecider, type PriceBookCommand, type PriceBookState } from './price-book.decider.js';
 
 const PRICE_BOOK_STREAM = streamIdOf('billing', 'pricebook', 'default');
@@ -12,14 +13,22 @@ const REFRESH_AFTER_MS = 1_000;
 export class PriceBookService {
   private readonly cache: AggregateCache<PriceBookCommand, PriceBookState>;
   private checkedAt = 0;
+  private readonly changeListeners: (() => void)[] = [];
 
   constructor(private readonly store: EventStore) {
     this.cache = new AggregateCache(store, priceBookDecider);
   }
 
+  /** Applies a price change; returns the new price book version. */
   async change(command: PriceBookCommand, actor: string): Promise<number> {
     const result = await this.cache.execute(PRICE_BOOK_STREAM, command, { actor });
+    for (const listener of this.changeListeners) listener();
     return result.state.version;
+  }
+
+  /** Calls `listener` after every price change this replica makes (the suspense sweeper credits waiting TAO). */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
   }
 
   async current(): Promise<PriceBookState> {
@@ -31,5 +40,13 @@ export class PriceBookService {
       }
     }
     return this.cache.read(PRICE_BOOK_STREAM);
+  }
+
+  /** The TAO price in force, if one is set. */
+  async taoPrice(): Promise<TaoPrice | undefined> {
+    const book = await this.current();
+    return book.nanoUsdPerTao === undefined
+      ? undefined
+      : { nanoUsdPerTao: book.nanoUsdPerTao, priceVersion: book.version };
   }
 }

@@ -10,6 +10,8 @@ import {
 import { RpcHandler } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
 import { AccountService } from '../accounts/account.service.js';
+import { LedgerTables } from '../ledger/ledger.projection.js';
+import { UsageTables } from '../usage/usage-daily.projection.js';
 
 interface EntryRow {
   id: string;
@@ -40,16 +42,16 @@ export class StatementsHandler {
     const groups = [...(byDay ? ['day'] : []), ...(byItem ? ['item'] : [])];
     const rows = (await this.dataSource.query(
       `SELECT ${byDay ? "to_char(day, 'YYYY-MM-DD')" : 'NULL'} AS day, ${byItem ? 'item' : 'NULL'} AS item,
-              sum(requests)::int AS requests, sum(prompt_tokens)::text AS prompt_tokens,
+              sum(requests)::bigint AS requests, sum(prompt_tokens)::text AS prompt_tokens,
               sum(completion_tokens)::text AS completion_tokens, sum(gpu_seconds)::text AS gpu_seconds,
               sum(amount)::text AS amount
-         FROM billing_usage_daily WHERE account_id = $1 AND day BETWEEN $2::date AND $3::date
+         FROM ${UsageTables.daily} WHERE account_id = $1 AND day BETWEEN $2::date AND $3::date
         ${groups.length > 0 ? `GROUP BY ${groups.join(', ')} ORDER BY ${groups.join(', ')}` : ''}`,
       [request.accountId, request.from, request.to],
     )) as {
       day: string | null;
       item: string | null;
-      requests: number;
+      requests: string;
       prompt_tokens: string;
       completion_tokens: string;
       gpu_seconds: string;
@@ -59,7 +61,7 @@ export class StatementsHandler {
       rows: rows.map((row) => ({
         day: row.day,
         item: row.item,
-        requests: row.requests,
+        requests: Number(row.requests),
         promptTokens: row.prompt_tokens,
         completionTokens: row.completion_tokens,
         gpuSeconds: row.gpu_seconds,
@@ -73,10 +75,11 @@ export class StatementsHandler {
     request: RpcParsedRequestOf<typeof ListLedgerEntries>,
   ): Promise<RpcResponseOf<typeof ListLedgerEntries>> {
     await this.accounts.get(request.accountId);
-    const after = request.after !== undefined && /^[0-9]+$/.test(request.after) ? request.after : '0';
+    const after = request.after ?? '0';
+    // ORDER BY the qualified column: `id::text` names an output column `id`, sorted as text.
     const rows = (await this.dataSource.query(
       `SELECT id::text, entry_key, occurred_at, event_type, idempotency_key, counterparty, change::text, balance_after::text
-         FROM billing_ledger_entries WHERE ledger_account = $1 AND id > $2::bigint ORDER BY billing_ledger_entries.id LIMIT $3`,
+         FROM ${LedgerTables.entries} WHERE ledger_account = $1 AND id > $2::bigint ORDER BY ${LedgerTables.entries}.id LIMIT $3`,
       [customerLedgerAccount(request.accountId), after, request.limit + 1],
     )) as EntryRow[];
     const page = rows.slice(0, request.limit);
@@ -101,9 +104,9 @@ export class StatementsHandler {
     await this.accounts.get(request.accountId);
     const rows = (await this.dataSource.query(
       `SELECT id::text, entry_key, occurred_at, event_type, idempotency_key, counterparty, change::text, balance_after::text
-         FROM billing_ledger_entries
+         FROM ${LedgerTables.entries}
         WHERE ledger_account = $1 AND occurred_at >= $2::date AND occurred_at < ($3::date + 1)
-        ORDER BY billing_ledger_entries.id`,
+        ORDER BY ${LedgerTables.entries}.id`,
       [customerLedgerAccount(request.accountId), request.from, request.to],
     )) as EntryRow[];
     const header =

@@ -2,7 +2,14 @@ import { Streams, UsageCharged, type Event } from '@tessera/contracts';
 import { type Projection } from '@tessera/eventstore';
 import { type EntityManager } from 'typeorm';
 
-/** Folds each batch of charges per (account, day, product, item) and upserts the sums. */
+/** The usage read model's table (raw SQL names it through this). */
+export const UsageTables = { daily: 'billing_usage_daily' } as const;
+
+/**
+ * Folds each batch of charges per (account, day, product, item) and adds the sums to the rows: a
+ * folding projection, exact only if every charge is applied once — which the consumer runner
+ * guarantees (each stream sequence once, in order, in the checkpoint's transaction).
+ */
 export const usageDailyProjection: Projection = {
   name: 'billing-usage-daily',
   stream: Streams.BILLING,
@@ -48,17 +55,17 @@ export const usageDailyProjection: Projection = {
     if (sums.size === 0) return;
     const rows = [...sums.values()];
     await manager.query(
-      `INSERT INTO billing_usage_daily
+      `INSERT INTO ${UsageTables.daily}
          (account_id, day, product, item, requests, prompt_tokens, completion_tokens, gpu_seconds, amount)
        SELECT a, d::date, p, i, n, pt::numeric, ct::numeric, g::numeric, amt::numeric
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[])
            AS batch(a, d, p, i, n, pt, ct, g, amt)
        ON CONFLICT (account_id, day, product, item) DO UPDATE SET
-         requests = billing_usage_daily.requests + excluded.requests,
-         prompt_tokens = billing_usage_daily.prompt_tokens + excluded.prompt_tokens,
-         completion_tokens = billing_usage_daily.completion_tokens + excluded.completion_tokens,
-         gpu_seconds = billing_usage_daily.gpu_seconds + excluded.gpu_seconds,
-         amount = billing_usage_daily.amount + excluded.amount`,
+         requests = ${UsageTables.daily}.requests + excluded.requests,
+         prompt_tokens = ${UsageTables.daily}.prompt_tokens + excluded.prompt_tokens,
+         completion_tokens = ${UsageTables.daily}.completion_tokens + excluded.completion_tokens,
+         gpu_seconds = ${UsageTables.daily}.gpu_seconds + excluded.gpu_seconds,
+         amount = ${UsageTables.daily}.amount + excluded.amount`,
       [
         rows.map((r) => r.a),
         rows.map((r) => r.d),
@@ -73,6 +80,6 @@ export const usageDailyProjection: Projection = {
     );
   },
   async reset(manager: EntityManager) {
-    await manager.query('DELETE FROM billing_usage_daily');
+    await manager.query(`DELETE FROM ${UsageTables.daily}`);
   },
 };

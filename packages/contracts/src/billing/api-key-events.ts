@@ -15,7 +15,7 @@ export const ApiKeyIssued = defineEvent({
     name: z.string().max(200),
     /** HMAC-SHA256(API_KEY_PEPPER, secret), lower-case hex. */
     secretHash: z.string().regex(/^[0-9a-f]{64}$/),
-    scopes: z.array(apiKeyScopeSchema).min(1),
+    scopes: z.array(apiKeyScopeSchema).min(1).max(10),
     limits: apiKeyLimitsSchema,
     /** ISO time after which the key is refused; null for no expiry. */
     expiresAt: z.iso.datetime().nullable(),

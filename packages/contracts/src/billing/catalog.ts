@@ -4,11 +4,13 @@ import { deadLetterContracts } from '../operations/dead-letters.js';
 import { AccountClosed, AccountOpened, AccountReinstated, AccountSuspended } from './account-events.js';
 import { ApiKeyIssued, ApiKeyRevoked } from './api-key-events.js';
 import { DepositAddressAssigned } from './deposit-address-assigned.js';
+import { DepositAddressClaimed, SuspendedDepositReleased } from './deposit-address-events.js';
 import {
   AccountCredited,
   CreditGranted,
   DepositCredited,
   DepositIgnored,
+  DepositSuspended,
   GrantExpired,
   GrantSettled,
   UsageCharged,
@@ -18,6 +20,7 @@ import {
   ChangeAccountStatus,
   ChargeGpuUsage,
   CreditAccount,
+  CreditSuspendedDeposit,
   ExportStatement,
   GetAccount,
   GetPriceBook,
@@ -26,7 +29,9 @@ import {
   IssueApiKey,
   ListApiKeys,
   ListLedgerEntries,
+  ListSuspendedDeposits,
   OpenAccount,
+  ReconcileBilling,
   RevokeApiKey,
   SetGpuPrice,
   SetModelPrice,
@@ -37,6 +42,7 @@ import {
 
 /** Every event billing appends to the `BILLING` stream. */
 export const billingEventContracts: readonly EventContract[] = [
+  DepositAddressClaimed,
   DepositAddressAssigned,
   AccountOpened,
   AccountSuspended,
@@ -46,6 +52,8 @@ export const billingEventContracts: readonly EventContract[] = [
   ApiKeyRevoked,
   DepositCredited,
   DepositIgnored,
+  DepositSuspended,
+  SuspendedDepositReleased,
   AccountCredited,
   CreditGranted,
   UsageCharged,
@@ -79,6 +87,9 @@ export const billingRpcContracts: readonly RpcContract[] = [
   GetUsage,
   ListLedgerEntries,
   ExportStatement,
+  ListSuspendedDeposits,
+  CreditSuspendedDeposit,
+  ReconcileBilling,
   BillingDeadLetters.list,
   BillingDeadLetters.replay,
 ];

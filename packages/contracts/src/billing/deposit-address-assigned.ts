@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineEvent } from '../define-event.js';
 import { ss58AddressSchema } from '../chain/primitives.js';
+import { accountIdSchema } from './primitives.js';
 
 /**
  * Billing gave an account its deposit address; the chain indexer starts watching it and reports
@@ -10,7 +11,7 @@ export const DepositAddressAssigned = defineEvent({
   type: 'billing.DepositAddressAssigned',
   version: 1,
   data: z.object({
-    accountId: z.string().min(1),
+    accountId: accountIdSchema,
     address: ss58AddressSchema,
   }),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nanoUsdSchema } from '../amounts.js';
+import { positivePriceNanoUsdSchema, priceNanoUsdSchema } from '../amounts.js';
 import { defineEvent } from '../define-event.js';
 
 /** Each price change bumps the price book's version (stream `billing.pricebook.default`). */
@@ -9,7 +9,7 @@ const versionSchema = z.int().positive();
 export const TaoPriceSet = defineEvent({
   type: 'billing.TaoPriceSet',
   version: 1,
-  data: z.object({ priceVersion: versionSchema, nanoUsdPerTao: nanoUsdSchema }),
+  data: z.object({ priceVersion: versionSchema, nanoUsdPerTao: positivePriceNanoUsdSchema }),
 });
 
 /** The price of a model's tokens. */
@@ -19,8 +19,8 @@ export const ModelPriceSet = defineEvent({
   data: z.object({
     priceVersion: versionSchema,
     model: z.string().min(1).max(200),
-    inputNanoUsdPerMillion: nanoUsdSchema,
-    outputNanoUsdPerMillion: nanoUsdSchema,
+    inputNanoUsdPerMillion: priceNanoUsdSchema,
+    outputNanoUsdPerMillion: priceNanoUsdSchema,
   }),
 });
 
@@ -31,7 +31,7 @@ export const GpuPriceSet = defineEvent({
   data: z.object({
     priceVersion: versionSchema,
     gpuType: z.string().min(1).max(100),
-    trainingNanoUsdPerHour: nanoUsdSchema,
-    deploymentNanoUsdPerHour: nanoUsdSchema,
+    trainingNanoUsdPerHour: priceNanoUsdSchema,
+    deploymentNanoUsdPerHour: priceNanoUsdSchema,
   }),
 });

@@ -10,17 +10,35 @@ export const REDACTED = '[Redacted]';
  */
 const SECRET_KEY = /secret|passw(or)?d|seed|token|authorization|api[-_]?key|mnemonic|private[-_]?key|cookie/i;
 
+/**
+ * The longest string a log line carries; longer ones are cut to this and marked with their
+ * length. A value that reached the logger unchecked (a 900,000-digit cursor in an error message,
+ * a whole request body) must not turn one line into megabytes.
+ */
+export const MAX_LOGGED_STRING_LENGTH = 2_000;
+
+/** A string as a log line may carry it. */
+export function capString(value: string): string {
+  return value.length <= MAX_LOGGED_STRING_LENGTH
+    ? value
+    : `${value.slice(0, MAX_LOGGED_STRING_LENGTH)}… [${value.length} characters]`;
+}
+
 /** True when a value under this key must be redacted. */
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }
 
+/** Entries of one array or object a log line carries; the rest are counted, not printed. */
+export const MAX_LOGGED_ENTRIES = 100;
+
 /**
- * A copy of `value` with every secret-named key's value replaced; errors become plain objects
- * (pino's error serializer shape) so their `details` are redacted too. Cycles and very deep
- * structures are cut off rather than followed.
+ * A copy of `value` with every secret-named key's value replaced and every string, array and
+ * object capped in size; errors become plain objects (pino's error serializer shape) so their
+ * `details` are redacted too. Cycles and very deep structures are cut off rather than followed.
  */
 export function redactSecrets(value: unknown, depth = 0, seen: WeakSet<object> = new WeakSet()): unknown {
+  if (typeof value === 'string') return capString(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 8) return '[Truncated]';
   if (seen.has(value)) return '[Circular]';
@@ -29,13 +47,19 @@ export function redactSecrets(value: unknown, depth = 0, seen: WeakSet<object> =
     return redactSecrets(stdSerializers.err(value), depth, seen);
   }
   if (Array.isArray(value)) {
-    return value.map((item) => redactSecrets(item, depth + 1, seen));
+    const items = value.slice(0, MAX_LOGGED_ENTRIES).map((item) => redactSecrets(item, depth + 1, seen));
+    if (value.length > MAX_LOGGED_ENTRIES) items.push(`[${value.length - MAX_LOGGED_ENTRIES} more items]`);
+    return items;
   }
-  if (value instanceof Date || Buffer.isBuffer(value)) return value;
+  if (value instanceof Date) return value;
+  if (Buffer.isBuffer(value))
+    return value.length <= MAX_LOGGED_STRING_LENGTH ? value : `[${value.length} bytes]`;
   const copy: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(value)) {
+  const entries = Object.entries(value);
+  for (const [key, field] of entries.slice(0, MAX_LOGGED_ENTRIES)) {
     copy[key] = isSecretKey(key) ? REDACTED : redactSecrets(field, depth + 1, seen);
   }
+  if (entries.length > MAX_LOGGED_ENTRIES) copy['[more keys]'] = entries.length - MAX_LOGGED_ENTRIES;
   return copy;
 }
 

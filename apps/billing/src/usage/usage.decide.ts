@@ -1,0 +1,184 @@
+import {
+  PlatformLedgerAccount,
+  UsageCharged,
+  customerLedgerAccount,
+  grantLedgerAccount,
+  receivableLedgerAccount,
+  type Event,
+  type EventDataOf,
+  type PendingEvent,
+  type Posting,
+  type Product,
+} from '@tessera/contracts';
+import { dec, min, remember, requireOpened, requireSpendable } from '../accounts/account.rules.js';
+import { type AccountState, type GrantState } from '../accounts/account.state.js';
+import { billingErrors } from '../shared/errors.js';
+
+/** One usage charge, already priced. */
+export interface UsageCharge {
+  requestId: string;
+  grantId: string | null;
+  product: Product;
+  item: string;
+  promptTokens: number;
+  completionTokens: number;
+  gpuSeconds: number;
+  priceVersion: number | null;
+  amount: bigint;
+  /** UTC day (YYYY-MM-DD) the usage counts to. */
+  day: string;
+}
+
+/** Charging usage outside a settle (completed requests, GPU time). */
+export type UsageCommand = {
+  kind: 'charge';
+  accountId: string;
+  charge: UsageCharge;
+  dailyAllowance: bigint;
+  /**
+   * `refuse`: more than the balance (plus allowance) is INSUFFICIENT_FUNDS — charges without a
+   * grant, asked for before the work. `cap`: a completed request's usage is taken from its grant,
+   * then the balance, and the rest is booked as owed — the request already happened.
+   */
+  overdraft: 'refuse' | 'cap';
+  /** Set when the same id must not be reused for other content (GPU charges). */
+  checkContent: boolean;
+};
+
+export const usageKey = (requestId: string): string => `usage:${requestId}`;
+
+const revenueAccount: Record<Product, string> = {
+  inference: PlatformLedgerAccount.revenueInference,
+  training: PlatformLedgerAccount.revenueTraining,
+  deployment: PlatformLedgerAccount.revenueDeployment,
+};
+
+/** The revenue ledger account of a product. */
+export const revenueLedgerAccount = (product: Product): string => revenueAccount[product];
+
+/** What makes two charges with the same id "the same content" (the amount follows from the price in force). */
+export function chargeFingerprint(charge: {
+  product: string;
+  item: string;
+  gpuSeconds: number;
+  promptTokens: number;
+  completionTokens: number;
+}): string {
+  return `${charge.product}|${charge.item}|${charge.gpuSeconds}|${charge.promptTokens}|${charge.completionTokens}`;
+}
+
+/** A charge's outcome as its idempotency record keeps it, so a retry answers with the first amount. */
+export function chargeOutcome(amount: string, priceVersion: number | null): string {
+  return `${amount}|${priceVersion ?? ''}`;
+}
+
+/** Reads {@link chargeOutcome} back. */
+export function parseChargeOutcome(outcome: string): { amount: string; priceVersion: number | null } {
+  const [amount = '0', version = ''] = outcome.split('|');
+  return { amount, priceVersion: version === '' ? null : Number(version) };
+}
+
+/** How much of the daily free allowance is left on `day`. Late usage for past days gets none. */
+export function allowanceLeft(state: AccountState, day: string, dailyAllowance: bigint): bigint {
+  if (day < state.allowanceDay) return 0n;
+  const used = day === state.allowanceDay ? state.allowanceUsed : 0n;
+  return dailyAllowance > used ? dailyAllowance - used : 0n;
+}
+
+/**
+ * Splits a charge over allowance, grant and balance; what is left is owed (the receivable). The
+ * postings move every part to the product's revenue.
+ */
+export function planCharge(
+  state: AccountState,
+  charge: UsageCharge,
+  grant: GrantState | undefined,
+  dailyAllowance: bigint,
+  allowanceAlreadyTaken = 0n,
+): EventDataOf<typeof UsageCharged> {
+  const revenue = revenueAccount[charge.product];
+  let rest = charge.amount;
+  const fromAllowance = min(rest, allowanceLeft(state, charge.day, dailyAllowance) - allowanceAlreadyTaken);
+  rest -= fromAllowance;
+  const fromGrant = grant ? min(rest, grant.remaining) : 0n;
+  rest -= fromGrant;
+  const fromBalance = min(rest, state.balance);
+  rest -= fromBalance;
+  const postings: Posting[] = [];
+  if (fromAllowance > 0n)
+    postings.push({ from: PlatformLedgerAccount.freeAllowance, to: revenue, amount: dec(fromAllowance) });
+  if (fromGrant > 0n && grant)
+    postings.push({ from: grantLedgerAccount(grant.grantId), to: revenue, amount: dec(fromGrant) });
+  if (fromBalance > 0n)
+    postings.push({ from: customerLedgerAccount(state.accountId), to: revenue, amount: dec(fromBalance) });
+  if (rest > 0n)
+    postings.push({ from: receivableLedgerAccount(state.accountId), to: revenue, amount: dec(rest) });
+  return {
+    accountId: state.accountId,
+    requestId: charge.requestId,
+    grantId: charge.grantId,
+    product: charge.product,
+    item: charge.item,
+    promptTokens: charge.promptTokens,
+    completionTokens: charge.completionTokens,
+    gpuSeconds: charge.gpuSeconds,
+    priceVersion: charge.priceVersion,
+    day: charge.day,
+    amount: dec(charge.amount),
+    fromAllowance: dec(fromAllowance),
+    fromGrant: dec(fromGrant),
+    fromBalance: dec(fromBalance),
+    uncollected: dec(rest),
+    postings,
+  };
+}
+
+export function decideUsage(command: UsageCommand, state: AccountState): readonly PendingEvent[] {
+  requireOpened(state, command.accountId);
+  const { charge } = command;
+  const seen = state.idempotency.get(usageKey(charge.requestId));
+  if (seen !== undefined) {
+    if (command.checkContent && seen.fingerprint !== chargeFingerprint(charge))
+      throw billingErrors.idempotencyMismatch(charge.requestId);
+    return [];
+  }
+  const grant = charge.grantId ? state.grants.get(charge.grantId) : undefined;
+  const usable = grant && grant.status === 'open' ? grant : undefined;
+  if (command.overdraft === 'refuse') {
+    requireSpendable(state);
+    const available = state.balance + allowanceLeft(state, charge.day, command.dailyAllowance);
+    if (charge.amount > available)
+      throw billingErrors.insufficientFunds(command.accountId, available, charge.amount);
+  }
+  return [UsageCharged.create(planCharge(state, charge, usable, command.dailyAllowance))];
+}
+
+/** Applies usage charges; false for any other event. */
+export function evolveUsage(state: AccountState, event: Event): boolean {
+  if (!UsageCharged.is(event)) return false;
+  const data = event.data;
+  remember(
+    state,
+    usageKey(data.requestId),
+    chargeFingerprint(data),
+    event.occurredAt,
+    chargeOutcome(data.amount, data.priceVersion),
+  );
+  const fromGrant = BigInt(data.fromGrant);
+  if (data.grantId) {
+    const grant = state.grants.get(data.grantId);
+    if (grant) {
+      grant.remaining -= fromGrant;
+      grant.charged += BigInt(data.amount);
+    }
+  }
+  state.held -= fromGrant;
+  state.balance -= BigInt(data.fromBalance);
+  state.owed += BigInt(data.uncollected);
+  if (data.day > state.allowanceDay) {
+    state.allowanceDay = data.day;
+    state.allowanceUsed = 0n;
+  }
+  if (data.day === state.allowanceDay) state.allowanceUsed += BigInt(data.fromAllowance);
+  return true;
+}
