@@ -122,5 +122,7 @@ describe('useTestEnvironment', () => {
     } finally {
       await env.cleanup();
     }
-  });
+    // The cluster starts inside this test (it is the subject), and electing a JetStream meta
+    // leader with every node as a peer takes seconds here but far longer on a loaded machine.
+  }, 180_000);
 });

@@ -123,7 +123,6 @@ const charge = (
   },
   dailyAllowance: 50n,
   overdraft,
-  checkContent: overdraft === 'refuse',
 });
 const PRICE = { nanoUsdPerTao: 400_000_000_000n, priceVersion: 7 };
 const deposit = (
@@ -239,11 +238,18 @@ describe('account decider: usage and receivables', () => {
   });
 
   it('charges a request id once; a GPU charge with the same id and other content is a mismatch', () => {
-    const { state } = History.given(open, credit(1_000n), charge('g', 10n, 'refuse'));
-    expect(decider.decide(charge('g', 10n, 'refuse'), state)).toEqual([]);
-    const other: AccountCommand = { ...charge('g', 10n, 'refuse') };
-    if (other.kind === 'charge') other.charge = { ...other.charge, gpuSeconds: 5 };
-    expect(isTesseraError(refusal(other, state), 'IDEMPOTENCY_MISMATCH')).toBe(true);
+    const gpu = (gpuSeconds: number): AccountCommand => {
+      const command = charge('g', 10n, 'refuse');
+      return command.kind === 'charge'
+        ? { ...command, charge: { ...command.charge, product: 'training', item: 'h100', gpuSeconds } }
+        : command;
+    };
+    const { state } = History.given(open, credit(1_000n), gpu(1), charge('i', 10n, 'cap'));
+    expect(decider.decide(gpu(1), state)).toEqual([]);
+    expect(isTesseraError(refusal(gpu(5), state), 'IDEMPOTENCY_MISMATCH')).toBe(true);
+    // Inference usage: the first report of a request id wins, whatever a later one says.
+    expect(decider.decide(charge('i', 99n, 'cap'), state)).toEqual([]);
+    expect(state.idempotency.get('usage:i')).toMatchObject({ fingerprint: '', outcome: '' });
   });
 });
 

@@ -147,8 +147,16 @@ interface EncodedAccountState {
     number | null,
   ][];
   keys: ApiKeyState[];
-  /** Flattened `[key, fingerprint, at, outcome, …]`: a busy account holds many; arrays of arrays cost more to parse. */
-  idempotency: (string | number)[];
+  /**
+   * The idempotency records, compact (a busy account holds a hundred thousand, and they make up
+   * most of its snapshot): the keys, each record's time as the difference from the one before,
+   * and the fingerprint and outcome only of those that have them, as `[index, fingerprint,
+   * outcome, …]`. Keys stay whole: strings built while decoding cost more to hash than the bytes
+   * a shorter spelling would save.
+   */
+  idempotencyKeys: string[];
+  idempotencyAt: number[];
+  idempotencyContent: (number | string)[];
   deposits: [string, string][];
   pendingDeposits: [string, string, string, number, number, string][];
   allowanceDay: string;
@@ -157,9 +165,17 @@ interface EncodedAccountState {
 
 /** The account state as JSON-safe data for a snapshot (bigints as strings, maps as arrays). */
 export function encodeAccountState(state: AccountState, retentionMs: number): EncodedAccountState {
-  const idempotency: (string | number)[] = [];
-  for (const [key, record] of state.idempotency)
-    idempotency.push(key, record.fingerprint, record.at, record.outcome);
+  const idempotencyKeys: string[] = [];
+  const idempotencyAt: number[] = [];
+  const idempotencyContent: (number | string)[] = [];
+  let previousAt = 0;
+  for (const [key, record] of state.idempotency) {
+    if (record.fingerprint !== '' || record.outcome !== '')
+      idempotencyContent.push(idempotencyKeys.length, record.fingerprint, record.outcome);
+    idempotencyKeys.push(key);
+    idempotencyAt.push(record.at - previousAt);
+    previousAt = record.at;
+  }
   return {
     retentionMs,
     opened: state.opened,
@@ -182,7 +198,9 @@ export function encodeAccountState(state: AccountState, retentionMs: number): En
       grant.closedAt ?? null,
     ]),
     keys: [...state.keys.values()],
-    idempotency,
+    idempotencyKeys,
+    idempotencyAt,
+    idempotencyContent,
     deposits: [...state.deposits],
     pendingDeposits: [...state.pendingDeposits].map(([key, pending]) => [
       key,
@@ -210,12 +228,21 @@ export function decodeAccountState(encoded: unknown, retentionMs: number): Accou
     );
   }
   const idempotency = new Map<string, IdempotencyRecord>();
-  for (let i = 0; i < data.idempotency.length; i += 4) {
-    idempotency.set(data.idempotency[i] as string, {
-      fingerprint: data.idempotency[i + 1] as string,
-      at: data.idempotency[i + 2] as number,
-      outcome: data.idempotency[i + 3] as string,
-    });
+  const keys = data.idempotencyKeys;
+  const content = data.idempotencyContent;
+  let at = 0;
+  // Content entries come in index order: walk them alongside the keys.
+  let next = 0;
+  for (let index = 0; index < keys.length; index += 1) {
+    at += data.idempotencyAt[index] ?? 0;
+    let fingerprint = '';
+    let outcome = '';
+    if (content[next] === index) {
+      fingerprint = content[next + 1] as string;
+      outcome = content[next + 2] as string;
+      next += 3;
+    }
+    idempotency.set(keys[index] as string, { fingerprint, at, outcome });
   }
   return {
     opened: data.opened,

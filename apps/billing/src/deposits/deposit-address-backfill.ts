@@ -1,12 +1,12 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { InjectLogger, type PlatformLogger } from '@tessera/platform';
+import { InjectLogger, ShutdownRegistry, type PlatformLogger } from '@tessera/platform';
 import { ProjectionHost } from '@tessera/platform/messaging';
 import { DataSource } from 'typeorm';
 import { DirectoryTables, accountDirectoryProjection } from '../accounts/account-directory.projection.js';
 import { DepositAddressService } from './deposit-address.service.js';
 
-/** How long the backfill waits for the directory to catch up after a start. */
-const DIRECTORY_WAIT_MS = 10 * 60_000;
+/** How long one wait for the directory lasts; the backfill waits again until it caught up or billing stops. */
+const DIRECTORY_WAIT_MS = 5_000;
 
 /**
  * Accounts opened by the first release have a deposit address but no claim on the address's
@@ -18,15 +18,21 @@ const DIRECTORY_WAIT_MS = 10 * 60_000;
 @Injectable()
 export class DepositAddressBackfill implements OnApplicationBootstrap {
   private running: Promise<number> | undefined;
+  private stopping = false;
 
   constructor(
     private readonly host: ProjectionHost,
     private readonly addresses: DepositAddressService,
     private readonly dataSource: DataSource,
+    private readonly shutdown: ShutdownRegistry,
     @InjectLogger() private readonly logger: PlatformLogger,
   ) {}
 
   onApplicationBootstrap(): void {
+    this.shutdown.onDrain('consumers', 'deposit-address-backfill', async () => {
+      this.stopping = true;
+      await this.running?.catch(() => undefined);
+    });
     this.running = this.run();
     this.running.catch((err: unknown) =>
       this.logger.warn({ err }, 'deposit address backfill failed; it runs again at the next start'),
@@ -39,14 +45,26 @@ export class DepositAddressBackfill implements OnApplicationBootstrap {
   }
 
   private async run(): Promise<number> {
-    await this.host.runner(accountDirectoryProjection.name).waitUntilCaughtUp(DIRECTORY_WAIT_MS);
+    const directory = this.host.runner(accountDirectoryProjection.name);
+    for (;;) {
+      if (this.stopping) return 0;
+      const caughtUp = await directory.waitUntilCaughtUp(DIRECTORY_WAIT_MS).then(
+        () => true,
+        () => false,
+      );
+      if (caughtUp) break;
+      // NATS may be down (the wait then fails at once): look again in a moment.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
     const rows = (await this.dataSource.query(
       `SELECT a.account_id, a.deposit_address FROM ${DirectoryTables.accounts} a
          LEFT JOIN ${DirectoryTables.depositAddresses} d ON d.address = a.deposit_address
         WHERE d.address IS NULL ORDER BY a.account_id`,
     )) as { account_id: string; deposit_address: string }[];
-    for (const row of rows)
+    for (const row of rows) {
+      if (this.stopping) break;
       await this.addresses.claim(row.deposit_address, row.account_id, 'service:billing');
+    }
     if (rows.length > 0)
       this.logger.info({ claimed: rows.length }, 'deposit addresses of earlier accounts claimed');
     return rows.length;

@@ -43,7 +43,6 @@ export class GpuUsageHandler {
         },
         dailyAllowance: this.accounts.dailyAllowance,
         overdraft: 'refuse',
-        checkContent: true,
       },
       'service:gpu-metering',
     );

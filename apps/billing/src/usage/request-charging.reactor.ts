@@ -45,7 +45,6 @@ export function requestChargingReactor(accounts: AccountService, prices: PriceBo
               },
               dailyAllowance: accounts.dailyAllowance,
               overdraft: 'cap',
-              checkContent: false,
             },
             'service:inference-proxy',
           );

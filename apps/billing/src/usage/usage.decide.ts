@@ -41,9 +41,16 @@ export type UsageCommand = {
    * then the balance, and the rest is booked as owed — the request already happened.
    */
   overdraft: 'refuse' | 'cap';
-  /** Set when the same id must not be reused for other content (GPU charges). */
-  checkContent: boolean;
 };
+
+/**
+ * GPU time (training, deployments) is charged by its metering with an id that must never be
+ * reused for other content, and a retry answers with the first charge's amount: those records
+ * keep their content. Inference usage is charged once per request id and the first report wins
+ * (the proxy's settle and its completed-request event may both report it), so its records keep
+ * only the key and time — a busy account holds many of them, and they make up its snapshot.
+ */
+const keepsContent = (product: Product): boolean => product !== 'inference';
 
 export const usageKey = (requestId: string): string => `usage:${requestId}`;
 
@@ -138,7 +145,7 @@ export function decideUsage(command: UsageCommand, state: AccountState): readonl
   const { charge } = command;
   const seen = state.idempotency.get(usageKey(charge.requestId));
   if (seen !== undefined) {
-    if (command.checkContent && seen.fingerprint !== chargeFingerprint(charge))
+    if (keepsContent(charge.product) && seen.fingerprint !== chargeFingerprint(charge))
       throw billingErrors.idempotencyMismatch(charge.requestId);
     return [];
   }
@@ -157,13 +164,15 @@ export function decideUsage(command: UsageCommand, state: AccountState): readonl
 export function evolveUsage(state: AccountState, event: Event): boolean {
   if (!UsageCharged.is(event)) return false;
   const data = event.data;
-  remember(
-    state,
-    usageKey(data.requestId),
-    chargeFingerprint(data),
-    event.occurredAt,
-    chargeOutcome(data.amount, data.priceVersion),
-  );
+  if (keepsContent(data.product))
+    remember(
+      state,
+      usageKey(data.requestId),
+      chargeFingerprint(data),
+      event.occurredAt,
+      chargeOutcome(data.amount, data.priceVersion),
+    );
+  else remember(state, usageKey(data.requestId), '', event.occurredAt);
   const fromGrant = BigInt(data.fromGrant);
   if (data.grantId) {
     const grant = state.grants.get(data.grantId);
