@@ -1,6 +1,13 @@
 import { join, resolve } from 'node:path';
 import { type RawEnv } from '@tessera/platform/config';
-import { isTesseraError, type RpcContract, type RpcRequestOf, type RpcResponseOf } from '@tessera/contracts';
+import {
+  ValidationError,
+  isTesseraError,
+  toValidationIssues,
+  type RpcContract,
+  type RpcRequestOf,
+  type RpcResponseOf,
+} from '@tessera/contracts';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import { type AnyCliCommand, type CommandContext, type CommandSet } from './command/define-command.js';
@@ -69,7 +76,7 @@ export async function runTessera(options: RunTesseraOptions): Promise<number> {
       exitCode = outcome.exitCode ?? ExitCode.ok;
     } catch (err) {
       reportError(await session.explain(err), output);
-      exitCode = ExitCode.failed;
+      exitCode = err instanceof RequestNotSent ? ExitCode.usage : ExitCode.failed;
     } finally {
       await session.close();
     }
@@ -98,6 +105,10 @@ class OperatorSession {
   ) {}
 
   async call<C extends RpcContract>(contract: C, request: RpcRequestOf<C>): Promise<RpcResponseOf<C>> {
+    // Each option was checked alone; the contract's cross-field rules (min replicas at most max)
+    // are checked here, before connecting, so such a command line is refused like a bad option.
+    const checked = contract.request.safeParse(request);
+    if (!checked.success) throw new RequestNotSent(contract, checked.error);
     this.connection ??= import('./connection/operator-connection.js').then(({ connectAsOperator }) =>
       connectAsOperator(this.settings, this.timeoutMs),
     );
@@ -114,6 +125,13 @@ class OperatorSession {
   async close(): Promise<void> {
     const connection = await this.connection?.catch(() => undefined);
     await connection?.close();
+  }
+}
+
+/** A request the contract refuses, so nothing was sent: its issues name the fields. */
+class RequestNotSent extends ValidationError {
+  constructor(contract: RpcContract, error: z.ZodError) {
+    super(`request to ${contract.subject} (nothing was sent)`, toValidationIssues(error), error);
   }
 }
 
