@@ -13,7 +13,8 @@ import {
   type PendingEvent,
   type RpcResponseOf,
 } from '@tessera/contracts';
-import { ConsumerRunner, EventStore } from '@tessera/eventstore';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConsumerRunner, EventStore, isUnavailable } from '@tessera/eventstore';
 import { createApp } from '@tessera/platform';
 import { ProjectionHost, RpcClient } from '@tessera/platform/messaging';
 import { type TestEnvironment } from '@tessera/testkit';
@@ -126,9 +127,20 @@ export function publish(store: EventStore, streamId: string, event: PendingEvent
 export async function waitForIdle(app: INestApplication, timeoutMs = 30_000): Promise<void> {
   const host = app.get(ProjectionHost);
   const store = app.get(EventStore);
-  const heads = async (): Promise<string> =>
-    (await Promise.all(host.all().map((runner) => store.lastSequence(runner.definition.stream)))).join(',');
   const deadline = Date.now() + timeoutMs;
+  // Right after a fault the stream may still be electing a leader: its head is asked again.
+  const heads = async (): Promise<string> => {
+    for (;;) {
+      try {
+        return (
+          await Promise.all(host.all().map((runner) => store.lastSequence(runner.definition.stream)))
+        ).join(',');
+      } catch (error) {
+        if (!isUnavailable(error) || Date.now() > deadline) throw error;
+        await sleep(250);
+      }
+    }
+  };
   for (;;) {
     const before = await heads();
     for (const runner of host.all()) await runner.waitUntilCaughtUp(Math.max(1, deadline - Date.now()));

@@ -79,11 +79,19 @@ export class RpcServer extends Server implements CustomTransportStrategy {
     try {
       const routes = [...this.getHandlers()].map(([pattern, handler]) => route(pattern, handler));
       for (const entry of routes) this.subscribe(entry);
-      this.log.info({ subjects: this.served, queue: this.options.queueGroup }, 'rpc server started');
-      callback();
     } catch (err) {
       callback(err);
+      return;
     }
+    // A flush round trip means the server has registered every subscription: once the app
+    // reports started, a request sent to it (or to its queue group) can reach it.
+    this.connection.flush().then(
+      () => {
+        this.log.info({ subjects: this.served, queue: this.options.queueGroup }, 'rpc server started');
+        callback();
+      },
+      (err: unknown) => callback(err),
+    );
   }
 
   /** Subjects served, prefixed as on the wire. */
