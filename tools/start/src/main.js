@@ -1,4 +1,5 @@
 // `npm start`: NATS + Postgres (started or reused), then every built app, until Ctrl-C / SIGTERM.
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setInterval, clearInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +84,10 @@ export async function main() {
     throw error;
   }
 
+  // Beside the seeds, for the operator CLI (`npx tessera`, tools/cli), which reads both from here.
+  const natsUrlFile = infra.natsKeysDir ? join(infra.natsKeysDir, 'nats-url') : undefined;
+  if (natsUrlFile) writeFileSync(natsUrlFile, infra.natsUrl, { mode: 0o600 });
+
   if (!stopping) {
     /** @type {NodeJS.ProcessEnv} */
     const env = { ...process.env, NATS_URL: infra.natsUrl, DATABASE_URL: infra.databaseUrl };
@@ -117,7 +122,7 @@ export async function main() {
     );
     if (infra.natsKeysDir) {
       info(
-        `operator CLI credentials: NATS_NKEY_SEED="$(cat ${join(infra.natsKeysDir, 'operator.nk')})" (NATS_URL=${infra.natsUrl})`,
+        `operator CLI: npx tessera --help (from this repository it finds NATS and the operator seed in ${infra.natsKeysDir}; elsewhere set NATS_URL=${infra.natsUrl} NATS_NKEY_SEED="$(cat ${join(infra.natsKeysDir, 'operator.nk')})")`,
       );
     }
   }
@@ -131,6 +136,7 @@ export async function main() {
     info(`stopping ${apps.length} app(s)`);
     await stopApps(apps, graceMs, info);
   }
+  if (natsUrlFile) rmSync(natsUrlFile, { force: true });
   if (infra.startedPostgres || infra.startedNats) info('stopping Postgres and NATS');
   await infra.stop();
   info('stopped');

@@ -284,6 +284,9 @@ describe('npm start (tools/start/start.js)', () => {
         `NATS_NKEY_SEED="$(cat ${join(dataDir, 'nats-keys', 'operator.nk')})"`,
       );
       expect(start.output()).not.toContain(operatorSeed);
+      // …and beside it the URL of this NATS, so the operator CLI needs neither.
+      const natsUrlFile = join(dataDir, 'nats-keys', 'nats-url');
+      expect(readFileSync(natsUrlFile, 'utf8')).toBe(natsUrl);
       const operator = await connect({
         servers: natsUrl,
         authenticator: nkeyAuthenticator(new TextEncoder().encode(operatorSeed)),
@@ -304,6 +307,8 @@ describe('npm start (tools/start/start.js)', () => {
       expect(output).toContain('[billing] drained: 20 steps after SIGTERM, 0 failed');
       expect(output).not.toMatch(/ECONNREFUSED|drain step failed/);
       expect(output.indexOf('[billing] drained')).toBeLessThan(output.indexOf('stopping Postgres and NATS'));
+      // A stopped stack leaves no URL behind for the CLI to try.
+      expect(existsSync(natsUrlFile)).toBe(false);
       expect(await isListening(postgresPort)).toBe(false);
       expect(await isListening(natsPort)).toBe(false);
     } finally {
