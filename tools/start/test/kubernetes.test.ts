@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as appsV1 from 'kubernetes-models/apps/v1';
+import * as autoscalingV2 from 'kubernetes-models/autoscaling/v2';
 import * as networkingV1 from 'kubernetes-models/networking.k8s.io/v1';
 import * as policyV1 from 'kubernetes-models/policy/v1';
 import * as coreV1 from 'kubernetes-models/v1';
@@ -79,6 +80,7 @@ function objectsOf(kustomizationDir: string): K8sObject[] {
 const MODELS: Record<string, Record<string, unknown>> = {
   v1: coreV1,
   'apps/v1': appsV1,
+  'autoscaling/v2': autoscalingV2,
   'networking.k8s.io/v1': networkingV1,
   'policy/v1': policyV1,
 };
@@ -279,7 +281,12 @@ describe('deploy/kubernetes', () => {
         object.kind === 'Deployment' &&
         podTemplate(object)?.spec.containers[0]?.image?.startsWith('tessera/'),
     );
-    expect(apps.map((app) => app.metadata.name).sort()).toEqual(['billing', 'chain-indexer']);
+    expect(apps.map((app) => app.metadata.name).sort()).toEqual([
+      'billing',
+      'chain-indexer',
+      'inference-proxy',
+      'scheduler',
+    ]);
     for (const app of apps) {
       const container = podTemplate(app)?.spec.containers[0];
       const env = new Map((container?.env ?? []).map((variable) => [variable.name, variable]));
