@@ -3,6 +3,7 @@ import { chainEventContracts, chainRpcContracts } from './chain/catalog.js';
 import { type EventContract } from './define-event.js';
 import { type RpcContract } from './define-rpc.js';
 import { inferenceEventContracts } from './inference/catalog.js';
+import { schedulerEventContracts, schedulerRpcContracts } from './scheduler/catalog.js';
 import { scoringEventContracts } from './scoring/catalog.js';
 
 /**
@@ -15,7 +16,12 @@ export const eventContracts: readonly EventContract[] = [
   ...scoringEventContracts,
   ...billingEventContracts,
   ...inferenceEventContracts,
+  ...schedulerEventContracts,
 ];
 
 /** Every request/reply contract the platform declares. */
-export const rpcContracts: readonly RpcContract[] = [...chainRpcContracts, ...billingRpcContracts];
+export const rpcContracts: readonly RpcContract[] = [
+  ...chainRpcContracts,
+  ...billingRpcContracts,
+  ...schedulerRpcContracts,
+];
