@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, GrantCredit, SettleGrant, isTesseraError, type Clock } from '@tessera/contracts';
+import { type RpcClient } from '@tessera/platform/messaging';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { type Logger } from 'pino';
+import { proxyErrors } from '../openai/openai-errors.js';
+
+/** Options for {@link CreditGrants}. */
+export interface CreditGrantsOptions {
+  rpc: RpcClient;
+  /** This replica's name: the grants' holder. */
+  holder: string;
+  /** What one grant asks for. */
+  target: bigint;
+  /** Below this fraction of the target free, a fresh grant is asked for in the background. */
+  lowWatermark: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Usage charged against a grant at settlement. */
+interface Usage {
+  requestId: string;
+  amount: bigint;
+  item: string;
+}
+
+interface Grant {
+  grantId: string;
+  accountId: string;
+  granted: bigint;
+  /** Settled usage so far (waiting for the settlement). */
+  spent: bigint;
+  /** Held by requests in flight. */
+  reserved: bigint;
+  usage: Usage[];
+  expiresAtMs: number;
+  /** No new reservations; settled once nothing is reserved. */
+  retired: boolean;
+  settling: boolean;
+}
+
+/** Money held for one request until it ends. */
+export interface Reservation {
+  readonly grantId: string | null;
+  readonly amount: bigint;
+  /** Charges `cost` (capped at the reservation) for `requestId` and frees the rest. Once. */
+  settle(requestId: string, cost: bigint, item: string): void;
+}
+
+/** How long a refusal for want of funds is remembered, so a broke account costs billing one call per second. */
+const NO_FUNDS_MEMORY_MS = 1_000;
+
+const transient = handleWhen(
+  (err) =>
+    isTesseraError(err) &&
+    [
+      ErrorCode.Timeout,
+      ErrorCode.NoResponders,
+      ErrorCode.Unavailable,
+      ErrorCode.ConcurrencyExhausted,
+    ].includes(err.code as never),
+);
+
+/**
+ * Credit grants per (account, this replica). Each request reserves its worst-case cost from a
+ * local grant before anything goes upstream; when it ends, its real cost is recorded against the
+ * grant and the rest freed. Grants are topped up in the background below the low watermark and
+ * settled with billing in batches (`settleDue`, on an interval): a settled grant is closed, so the
+ * next requests move to the fresh grant. Only the first request of an account (or one larger than
+ * what is left) waits for billing.
+ */
+export class CreditGrants {
+  private readonly grants = new Map<string, Grant[]>();
+  private readonly pendingGrant = new Map<string, Promise<Grant | undefined>>();
+  private readonly brokeUntil = new Map<string, number>();
+  private readonly settlements = new Set<Promise<void>>();
+
+  constructor(private readonly options: CreditGrantsOptions) {}
+
+  /** Reserves `amount` for a request of `accountId`; throws `INSUFFICIENT_FUNDS` (402) when billing grants too little. */
+  async reserve(accountId: string, amount: bigint): Promise<Reservation> {
+    if (amount === 0n) return { grantId: null, amount, settle: () => undefined };
+    let grant = this.grantWithRoom(accountId, amount);
+    if (!grant) {
+      if ((this.brokeUntil.get(accountId) ?? 0) > this.options.clock.now().getTime()) {
+        throw proxyErrors.insufficientFunds();
+      }
+      const requested = amount > this.options.target ? amount : this.options.target;
+      await this.requestGrant(accountId, requested);
+      grant = this.grantWithRoom(accountId, amount);
+      if (!grant) {
+        this.brokeUntil.set(accountId, this.options.clock.now().getTime() + NO_FUNDS_MEMORY_MS);
+        throw proxyErrors.insufficientFunds();
+      }
+    }
+    grant.reserved += amount;
+    this.topUpIfLow(accountId);
+    let settled = false;
+    const held = grant;
+    return {
+      grantId: held.grantId,
+      amount,
+      settle: (requestId, cost, item) => {
+        if (settled) return;
+        settled = true;
+        const charged = cost > amount ? amount : cost;
+        if (cost > amount)
+          this.options.logger.warn(
+            { requestId, cost, amount },
+            'cost above its reservation; charged the reservation',
+          );
+        held.reserved -= amount;
+        if (charged > 0n) {
+          held.spent += charged;
+          held.usage.push({ requestId, amount: charged, item });
+        }
+      },
+    };
+  }
+
+  /** Retires every grant with usage (or close to expiry) and settles those with nothing reserved. */
+  settleDue(): void {
+    const now = this.options.clock.now().getTime();
+    for (const [accountId, grants] of this.grants) {
+      for (const grant of grants) {
+        // Halfway to expiry is late enough: billing expires a grant on its own after its TTL.
+        if (!grant.retired && (grant.usage.length > 0 || grant.expiresAtMs - now < 30_000)) {
+          grant.retired = true;
+          if (grant.granted - grant.spent > 0n) this.topUp(accountId);
+        }
+        if (grant.retired && grant.reserved === 0n && !grant.settling) this.settle(accountId, grant);
+      }
+    }
+  }
+
+  /** Settles every grant once its requests ended (shutdown). */
+  async settleAll(): Promise<void> {
+    for (const grants of this.grants.values()) for (const grant of grants) grant.retired = true;
+    this.settleDue();
+    await Promise.allSettled([...this.settlements]);
+  }
+
+  private grantWithRoom(accountId: string, amount: bigint): Grant | undefined {
+    const now = this.options.clock.now().getTime();
+    return this.grants
+      .get(accountId)
+      ?.find(
+        (grant) =>
+          !grant.retired && grant.expiresAtMs > now && grant.granted - grant.spent - grant.reserved >= amount,
+      );
+  }
+
+  private topUpIfLow(accountId: string): void {
+    const grants = this.grants.get(accountId) ?? [];
+    let free = 0n;
+    for (const grant of grants) if (!grant.retired) free += grant.granted - grant.spent - grant.reserved;
+    const watermark = (this.options.target * BigInt(Math.round(this.options.lowWatermark * 1000))) / 1000n;
+    if (free < watermark) this.topUp(accountId);
+  }
+
+  private topUp(accountId: string): void {
+    if (this.pendingGrant.has(accountId)) return;
+    void this.requestGrant(accountId, this.options.target).catch(() => undefined);
+  }
+
+  /** One GrantCredit in flight per account; retried with the same idempotency key while transient. */
+  private requestGrant(accountId: string, requested: bigint): Promise<Grant | undefined> {
+    const pending = this.pendingGrant.get(accountId);
+    if (pending) return pending;
+    const idempotencyKey = `${this.options.holder}:${randomUUID()}`;
+    const call = retry(transient, { maxAttempts: 3, backoff: new ExponentialBackoff({ maxDelay: 1_000 }) })
+      .execute(() =>
+        this.options.rpc.call(GrantCredit, {
+          accountId,
+          holder: this.options.holder,
+          requested: requested.toString(),
+          idempotencyKey,
+        }),
+      )
+      .then(
+        (answer) => {
+          const granted = BigInt(answer.granted);
+          if (granted === 0n) return undefined;
+          const grant: Grant = {
+            grantId: answer.grantId,
+            accountId,
+            granted,
+            spent: 0n,
+            reserved: 0n,
+            usage: [],
+            expiresAtMs: Date.parse(answer.expiresAt),
+            retired: false,
+            settling: false,
+          };
+          const list = this.grants.get(accountId) ?? [];
+          list.push(grant);
+          this.grants.set(accountId, list);
+          return grant;
+        },
+        (err: unknown) => {
+          if (isTesseraError(err, ErrorCode.InsufficientFunds)) return undefined;
+          this.options.logger.warn({ err, accountId }, 'credit grant failed');
+          throw err;
+        },
+      )
+      .finally(() => this.pendingGrant.delete(accountId));
+    this.pendingGrant.set(accountId, call);
+    return call;
+  }
+
+  private settle(accountId: string, grant: Grant): void {
+    grant.settling = true;
+    const usage = grant.usage.map((item) => ({
+      requestId: item.requestId,
+      amount: item.amount.toString(),
+      item: item.item,
+    }));
+    const settlement = retry(transient, {
+      maxAttempts: 5,
+      backoff: new ExponentialBackoff({ maxDelay: 2_000 }),
+    })
+      .execute(() =>
+        this.options.rpc.call(SettleGrant, { grantId: grant.grantId, holder: this.options.holder, usage }),
+      )
+      .then(
+        () => this.forget(accountId, grant),
+        (err: unknown) => {
+          // An expired or already closed grant: billing charges the usage from the
+          // RequestCompleted events (each names its grant), so nothing is lost.
+          this.options.logger.warn({ err, grantId: grant.grantId }, 'grant settlement failed');
+          this.forget(accountId, grant);
+        },
+      )
+      .finally(() => this.settlements.delete(settlement));
+    this.settlements.add(settlement);
+  }
+
+  private forget(accountId: string, grant: Grant): void {
+    const list = (this.grants.get(accountId) ?? []).filter((candidate) => candidate !== grant);
+    if (list.length === 0) this.grants.delete(accountId);
+    else this.grants.set(accountId, list);
+  }
+}

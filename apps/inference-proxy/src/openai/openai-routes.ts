@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { type ServerResponse } from 'node:http';
+import { InferenceErrorCode, TesseraError, type ModelObject } from '@tessera/contracts';
+import { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type BillingView } from '../keys/billing-view.js';
+import { type RoutingTable } from '../routing/routing-table.js';
+import { type InferencePipeline, type InferenceRoute } from './inference-pipeline.js';
+import { proxyErrors, toOpenAiError } from './openai-errors.js';
+
+/** Options for {@link registerOpenAiRoutes}. */
+export interface OpenAiRoutesOptions {
+  pipeline: InferencePipeline;
+  billing: BillingView;
+  table: RoutingTable;
+  bodyLimit: number;
+}
+
+/** A fresh id per request: the client never picks it, since billing charges each id once. */
+function newRequestId(): string {
+  return `req_${randomUUID().replaceAll('-', '')}`;
+}
+
+/** Writes an error in OpenAI's shape straight onto Node's response (routes that took it over). */
+export function writeOpenAiError(response: ServerResponse, err: unknown, requestId: string): void {
+  const mapped = toOpenAiError(err);
+  if (response.headersSent) {
+    if (!response.writableEnded) response.end();
+    return;
+  }
+  response.writeHead(mapped.status, {
+    'content-type': 'application/json',
+    'x-request-id': requestId,
+    ...mapped.headers,
+  });
+  response.end(JSON.stringify(mapped.body));
+}
+
+function sendOpenAiError(reply: FastifyReply, err: unknown): FastifyReply {
+  const mapped = toOpenAiError(err);
+  return reply.code(mapped.status).headers(mapped.headers).type('application/json').send(mapped.body);
+}
+
+function modelObject(deployment: {
+  name: string;
+  created: number;
+  visibility: string;
+  ownerAccountId: string | null;
+}): ModelObject {
+  return {
+    id: deployment.name,
+    object: 'model',
+    created: deployment.created,
+    owned_by: deployment.visibility === 'public' ? 'tessera' : (deployment.ownerAccountId ?? 'tessera'),
+  };
+}
+
+/**
+ * The OpenAI API under `/v1`, as a Fastify plugin of its own (its error handler answers in
+ * OpenAI's shape: bad JSON, too large a body, unknown routes). Generation routes take over Node's
+ * response so the stream is written chunk by chunk with backpressure.
+ */
+export function registerOpenAiRoutes(fastify: FastifyInstance, options: OpenAiRoutesOptions): void {
+  void fastify.register(
+    (api, _opts, done) => {
+      api.addHook('onRequest', (request, reply, next) => {
+        const requestId = newRequestId();
+        (request as FastifyRequest & { tesseraRequestId?: string }).tesseraRequestId = requestId;
+        void reply.header('x-request-id', requestId);
+        next();
+      });
+      api.setErrorHandler((error: FastifyError, _request, reply) => {
+        if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+          return sendOpenAiError(reply, proxyErrors.bodyTooLarge());
+        if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+          const invalid = new TesseraError(
+            'VALIDATION_FAILED',
+            `We could not parse the JSON body of your request: ${error.message}`,
+          );
+          const mapped = toOpenAiError(invalid);
+          return reply
+            .code(400)
+            .send({ error: { ...mapped.body.error, type: 'invalid_request_error', code: null } });
+        }
+        return sendOpenAiError(reply, error);
+      });
+      api.setNotFoundHandler((request, reply) =>
+        sendOpenAiError(
+          reply,
+          new TesseraError(
+            InferenceErrorCode.RouteNotFound,
+            `Unknown request URL: ${request.method} ${request.url}.`,
+          ),
+        ),
+      );
+
+      const generation = (route: InferenceRoute) => async (request: FastifyRequest, reply: FastifyReply) => {
+        const requestId =
+          (request as FastifyRequest & { tesseraRequestId?: string }).tesseraRequestId ?? newRequestId();
+        reply.hijack();
+        try {
+          await options.pipeline.serve(
+            route,
+            requestId,
+            request.headers.authorization,
+            request.body,
+            reply.raw,
+          );
+        } catch (err) {
+          writeOpenAiError(reply.raw, err, requestId);
+        }
+      };
+      api.post('/chat/completions', { bodyLimit: options.bodyLimit }, generation('chat'));
+      api.post('/completions', { bodyLimit: options.bodyLimit }, generation('completions'));
+      api.post('/embeddings', { bodyLimit: options.bodyLimit }, generation('embeddings'));
+
+      api.get('/models', (request, reply) => {
+        try {
+          const caller = options.billing.authenticate(request.headers.authorization, 'inference');
+          const data = options.table.deploymentsVisibleTo(caller.accountId).map(modelObject);
+          return reply.send({ object: 'list', data });
+        } catch (err) {
+          return sendOpenAiError(reply, err);
+        }
+      });
+      api.get<{ Params: { model: string } }>('/models/:model', (request, reply) => {
+        try {
+          const caller = options.billing.authenticate(request.headers.authorization, 'inference');
+          const deployment = options.table.deploymentFor(request.params.model, caller.accountId);
+          if (!deployment) throw proxyErrors.modelNotFound(request.params.model);
+          return reply.send(modelObject(deployment));
+        } catch (err) {
+          return sendOpenAiError(reply, err);
+        }
+      });
+      done();
+    },
+    { prefix: '/v1' },
+  );
+}
