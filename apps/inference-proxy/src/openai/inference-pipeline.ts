@@ -78,6 +78,8 @@ interface Outcome {
   text: string;
   firstTokenAt: number | null;
   status: 'succeeded' | 'failed' | 'cancelled';
+  /** The engine sent an error event inside its stream. */
+  engineError: boolean;
   lease: InstanceLease | undefined;
 }
 
@@ -123,6 +125,7 @@ export class InferencePipeline {
       text: '',
       firstTokenAt: null,
       status: 'failed',
+      engineError: false,
       lease: undefined,
     };
     this.options.demand.started(admitted.deploymentId);
@@ -334,7 +337,7 @@ export class InferencePipeline {
         if (signal.aborted) break;
       }
       if (pending.trim() !== '') await write(response, this.rewriteFrame(admitted, pending, outcome));
-      outcome.status = signal.aborted ? 'cancelled' : outcome.status === 'failed' ? 'failed' : 'succeeded';
+      outcome.status = signal.aborted ? 'cancelled' : outcome.engineError ? 'failed' : 'succeeded';
     } catch (err) {
       if (signal.aborted && !isTimeout(signal.reason)) {
         outcome.status = 'cancelled';
@@ -359,7 +362,7 @@ export class InferencePipeline {
     if (data === '' || data === '[DONE]') return `${frame}\n\n`;
     const chunk = safeJson(data);
     if (!isRecord(chunk)) return `${frame}\n\n`;
-    if ('error' in chunk) outcome.status = 'failed';
+    if ('error' in chunk) outcome.engineError = true;
     const choices = Array.isArray(chunk['choices']) ? (chunk['choices'] as unknown[]) : [];
     for (const choice of choices) {
       if (!isRecord(choice)) continue;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type ServerResponse } from 'node:http';
-import { InferenceErrorCode, TesseraError, type ModelObject } from '@tessera/contracts';
+import { InferenceErrorCode, TesseraError, ValidationError, type ModelObject } from '@tessera/contracts';
 import { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type BillingView } from '../keys/billing-view.js';
 import { type RoutingTable } from '../routing/routing-table.js';
@@ -13,6 +13,15 @@ export interface OpenAiRoutesOptions {
   billing: BillingView;
   table: RoutingTable;
   bodyLimit: number;
+}
+
+/** Stands for a body that is not JSON (the parser hands it on; the route answers 400). */
+const MALFORMED_JSON = Symbol('malformed JSON');
+
+function malformedJson(): ValidationError {
+  return new ValidationError('request body', [
+    { path: '', message: 'We could not parse the JSON body of your request.' },
+  ]);
 }
 
 /** A fresh id per request: the client never picks it, since billing charges each id once. */
@@ -68,6 +77,15 @@ export function registerOpenAiRoutes(fastify: FastifyInstance, options: OpenAiRo
         void reply.header('x-request-id', requestId);
         next();
       });
+      // The body is parsed here, not by the framework, so a malformed one is an OpenAI-shaped 400.
+      api.removeContentTypeParser('application/json');
+      api.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+        try {
+          done(null, JSON.parse(body as string) as unknown);
+        } catch {
+          done(null, MALFORMED_JSON);
+        }
+      });
       api.setErrorHandler((error: FastifyError, _request, reply) => {
         if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
           return sendOpenAiError(reply, proxyErrors.bodyTooLarge());
@@ -98,6 +116,7 @@ export function registerOpenAiRoutes(fastify: FastifyInstance, options: OpenAiRo
           (request as FastifyRequest & { tesseraRequestId?: string }).tesseraRequestId ?? newRequestId();
         reply.hijack();
         try {
+          if (request.body === MALFORMED_JSON) throw malformedJson();
           await options.pipeline.serve(
             route,
             requestId,
