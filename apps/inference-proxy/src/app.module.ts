@@ -118,6 +118,7 @@ export class InferenceProxy implements OnModuleInit {
       holder: source,
       target: config.GRANT_TARGET_NANO_USD,
       lowWatermark: config.GRANT_LOW_WATERMARK,
+      idleAfterMs: config.SETTLE_INTERVAL_MS * 10,
       clock: this.clock,
       logger: this.logger,
     });

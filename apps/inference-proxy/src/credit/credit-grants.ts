@@ -14,6 +14,8 @@ export interface CreditGrantsOptions {
   target: bigint;
   /** Below this fraction of the target free, a fresh grant is asked for in the background. */
   lowWatermark: number;
+  /** A grant nobody reserved from for this long is settled (its money goes back to the balance). */
+  idleAfterMs: number;
   clock: Clock;
   logger: Logger;
 }
@@ -35,6 +37,8 @@ interface Grant {
   reserved: bigint;
   usage: Usage[];
   expiresAtMs: number;
+  grantedAtMs: number;
+  lastReservedAtMs: number;
   /** No new reservations; settled once nothing is reserved. */
   retired: boolean;
   settling: boolean;
@@ -82,19 +86,22 @@ export class CreditGrants {
   async reserve(accountId: string, amount: bigint): Promise<Reservation> {
     if (amount === 0n) return { grantId: null, amount, settle: () => undefined };
     let grant = this.grantWithRoom(accountId, amount);
-    if (!grant) {
+    // Concurrent requests may use up a fresh grant before this one gets to it: ask again, a few times.
+    for (let attempt = 0; !grant && attempt < 3; attempt++) {
       if ((this.brokeUntil.get(accountId) ?? 0) > this.options.clock.now().getTime()) {
         throw proxyErrors.insufficientFunds();
       }
       const requested = amount > this.options.target ? amount : this.options.target;
-      await this.requestGrant(accountId, requested);
+      const fresh = await this.requestGrant(accountId, requested);
       grant = this.grantWithRoom(accountId, amount);
-      if (!grant) {
+      if (!grant && (fresh === undefined || fresh.granted < requested)) {
+        // Billing had less than asked for: the balance is (nearly) spent.
         this.brokeUntil.set(accountId, this.options.clock.now().getTime() + NO_FUNDS_MEMORY_MS);
-        throw proxyErrors.insufficientFunds();
       }
     }
+    if (!grant) throw proxyErrors.insufficientFunds();
     grant.reserved += amount;
+    grant.lastReservedAtMs = this.options.clock.now().getTime();
     this.topUpIfLow(accountId);
     let settled = false;
     const held = grant;
@@ -124,10 +131,15 @@ export class CreditGrants {
     const now = this.options.clock.now().getTime();
     for (const [accountId, grants] of this.grants) {
       for (const grant of grants) {
-        // Halfway to expiry is late enough: billing expires a grant on its own after its TTL.
-        if (!grant.retired && (grant.usage.length > 0 || grant.expiresAtMs - now < 30_000)) {
-          grant.retired = true;
-          if (grant.granted - grant.spent > 0n) this.topUp(accountId);
+        if (!grant.retired) {
+          const idle = now - grant.lastReservedAtMs >= this.options.idleAfterMs;
+          // Well before expiry: billing expires a grant on its own after its TTL.
+          const expiring = grant.expiresAtMs - now < (grant.expiresAtMs - grant.grantedAtMs) / 2;
+          if (grant.usage.length > 0 || idle || expiring) {
+            grant.retired = true;
+            // An account in use gets its next grant before it needs it; an idle one gets none.
+            if (!idle) this.topUp(accountId);
+          }
         }
         if (grant.retired && grant.reserved === 0n && !grant.settling) this.settle(accountId, grant);
       }
@@ -190,6 +202,8 @@ export class CreditGrants {
             reserved: 0n,
             usage: [],
             expiresAtMs: Date.parse(answer.expiresAt),
+            grantedAtMs: this.options.clock.now().getTime(),
+            lastReservedAtMs: this.options.clock.now().getTime(),
             retired: false,
             settling: false,
           };
