@@ -88,10 +88,10 @@ describe('inference proxy: grants, limits and keys, with no call to billing per 
       outputNanoUsdPerMillion: OUTPUT_PRICE.toString(),
     });
     miner = await startMiner(11, '//ProxyTestMinerB');
-    await miner.launch('inst-m1', 8);
-    await miner.launch('inst-m2', 8);
-    await world.instanceReady(miner, 'inst-m1', 8);
-    await world.instanceReady(miner, 'inst-m2', 8);
+    await miner.launch('inst-m1', { concurrency: 8 });
+    await miner.launch('inst-m2', { concurrency: 8 });
+    await world.instanceReady(miner, 'inst-m1', { concurrency: 8 });
+    await world.instanceReady(miner, 'inst-m2', { concurrency: 8 });
     // Small grants, so draining an account takes several grants and settlements.
     proxy = await startProxyProcess(env, { GRANT_TARGET_NANO_USD: '200000', CAPACITY_WAIT_MS: '60000' });
   }, 240_000);

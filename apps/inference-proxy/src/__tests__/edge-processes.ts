@@ -9,6 +9,7 @@ import { loadKeypair, signRequest } from '@tessera/bittensor';
 import {
   EventRegistry,
   InstanceReady,
+  InstanceStopped,
   Streams,
   eventContracts,
   instanceStatusSchema,
@@ -126,6 +127,13 @@ export async function startProxyProcess(
   return { process: child, baseUrl: `http://127.0.0.1:${port}` };
 }
 
+/** Which deployment an instance serves, under which model name, how many requests at once. */
+export interface Placement {
+  deploymentId?: string;
+  model?: string;
+  concurrency?: number;
+}
+
 /** A miner-agent with the tiny model, and the instances it runs. */
 export interface MinerHarness {
   process: ManagedProcess;
@@ -133,7 +141,7 @@ export interface MinerHarness {
   hotkey: string;
   modelSha256: string;
   /** Launches an instance (signed as the validator) and waits until it is ready. */
-  launch(instanceId: string, concurrency?: number): Promise<void>;
+  launch(instanceId: string, placement?: Placement): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -182,14 +190,14 @@ export async function startMiner(seed: number, minerUri: string): Promise<MinerH
     baseUrl,
     hotkey: miner.address,
     modelSha256,
-    async launch(instanceId, concurrency = 4) {
+    async launch(instanceId, placement = {}) {
       const request: LaunchInstanceRequest = {
         instanceId,
-        deploymentId: 'dep-tiny',
-        model: { name: 'tiny-chat', uri: `file://${modelPath}`, sha256: modelSha256 },
+        deploymentId: placement.deploymentId ?? 'dep-tiny',
+        model: { name: placement.model ?? 'tiny-chat', uri: `file://${modelPath}`, sha256: modelSha256 },
         engine: { name: 'llama' },
         gpus: [nextGpu++],
-        concurrency,
+        concurrency: placement.concurrency ?? 4,
         dataPlaneToken: instanceToken(INSTANCE_SECRET, instanceId),
       };
       await signed('POST', '/instances', request);
@@ -215,7 +223,9 @@ export interface Outside {
   rpc: RpcClient;
   store: EventStore;
   /** Publishes `scheduler.InstanceReady` for an instance of `miner` (the scheduler's job, done by the test). */
-  instanceReady(miner: MinerHarness, instanceId: string, concurrency?: number): Promise<void>;
+  instanceReady(miner: MinerHarness, instanceId: string, placement?: Placement): Promise<void>;
+  /** Publishes `scheduler.InstanceStopped` (the instance leaves the routing table). */
+  instanceStopped(miner: MinerHarness, instanceId: string, placement?: Placement): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -232,19 +242,31 @@ export async function outside(env: TestEnvironment): Promise<Outside> {
     nc,
     rpc,
     store,
-    async instanceReady(miner, instanceId, concurrency = 4) {
+    async instanceReady(miner, instanceId, placement = {}) {
       const event = InstanceReady.create({
         instanceId,
-        deploymentId: 'dep-tiny',
+        deploymentId: placement.deploymentId ?? 'dep-tiny',
         minerHotkey: miner.hotkey,
         gpuType: 'cpu',
         gpuCount: 1,
         at: new Date().toISOString(),
         generation: 1,
-        model: 'tiny-chat',
+        model: placement.model ?? 'tiny-chat',
         endpoint: `${miner.baseUrl}${minerDataPlaneBasePath(instanceId)}`,
-        concurrency,
+        concurrency: placement.concurrency ?? 4,
         modelSha256: miner.modelSha256,
+      });
+      await store.append(instanceStreamId(instanceId), [event]);
+    },
+    async instanceStopped(miner, instanceId, placement = {}) {
+      const event = InstanceStopped.create({
+        instanceId,
+        deploymentId: placement.deploymentId ?? 'dep-tiny',
+        minerHotkey: miner.hotkey,
+        gpuType: 'cpu',
+        gpuCount: 1,
+        at: new Date().toISOString(),
+        reason: 'scale-down',
       });
       await store.append(instanceStreamId(instanceId), [event]);
     },

@@ -1,10 +1,12 @@
 import { once } from 'node:events';
 import { type ServerResponse } from 'node:http';
 import {
+  InferenceErrorCode,
   chatCompletionRequestSchema,
   completionRequestSchema,
   embeddingRequestSchema,
   instanceToken,
+  isTesseraError,
   parseOrThrow,
   type Clock,
 } from '@tessera/contracts';
@@ -145,6 +147,8 @@ export class InferencePipeline {
       else await this.relayJson(admitted, opened, response, outcome);
       this.options.selector.rememberAffinity(affinityKeyOf(admitted.parsed), lease.instance.instanceId);
     } catch (err) {
+      if (isTesseraError(err, InferenceErrorCode.NoCapacity))
+        this.options.demand.rejectedForCapacity(admitted.deploymentId);
       if (!response.headersSent) {
         this.finish(admitted, outcome);
         throw controller.signal.aborted && isTimeout(controller.signal.reason)
