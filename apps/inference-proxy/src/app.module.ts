@@ -34,6 +34,7 @@ import { RateLimiter } from './limits/rate-limiter.js';
 import { RequestMeter } from './metering/request-meter.js';
 import { InferencePipeline } from './openai/inference-pipeline.js';
 import { registerOpenAiRoutes } from './openai/openai-routes.js';
+import { openApiDocument } from './public-api/openapi-document.js';
 import { InstanceSelector } from './routing/instance-selector.js';
 import { RoutingTable } from './routing/routing-table.js';
 import { StreamFollower } from './streams/stream-follower.js';
@@ -178,7 +179,9 @@ export class InferenceProxy implements OnModuleInit {
     this.every(config.DEMAND_REPORT_INTERVAL_MS, () => demand.report());
 
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    registerOpenAiRoutes(fastify, { pipeline, billing, table, bodyLimit: config.MAX_BODY_BYTES });
+    registerOpenAiRoutes(fastify, { pipeline, billing, table, rpc, bodyLimit: config.MAX_BODY_BYTES });
+    const document = JSON.stringify(openApiDocument());
+    fastify.get('/openapi.json', (_request, reply) => reply.type('application/json').send(document));
 
     this.shutdown.onDrain('rpc', 'inference-proxy', async () => {
       for (const timer of this.timers) clearInterval(timer);

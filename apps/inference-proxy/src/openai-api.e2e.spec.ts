@@ -247,4 +247,42 @@ describe('inference proxy: the OpenAI API through the official SDK, against bill
     await sleep(500);
     expect((await completedRequests(world)).has(refused!.requestID!)).toBe(false);
   });
+  it("forwards account and key routes for the key's own account only, behind their scopes", async () => {
+    await world.rpc.call(OpenAccount, { accountId: 'acct-other', name: 'Other' });
+    const otherKey = (await world.rpc.call(IssueApiKey, { accountId: 'acct-other', scopes: ['inference'] }))
+      .key;
+    const adminKey = (
+      await world.rpc.call(IssueApiKey, {
+        accountId,
+        name: 'admin',
+        scopes: ['account:read', 'account:admin'],
+      })
+    ).key;
+    const call = (key: string, method: string, path: string) =>
+      fetch(`${proxy.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
+
+    const account = await call(adminKey, 'GET', '/v1/account');
+    expect(account.status).toBe(200);
+    expect(await account.json()).toMatchObject({ accountId });
+    const keys = (await (await call(adminKey, 'GET', '/v1/keys')).json()) as { keys: { keyId: string }[] };
+    expect(keys.keys.map((key) => key.keyId)).toContain(apiKey.split('_')[1]);
+    expect(keys.keys.map((key) => key.keyId)).not.toContain(otherKey.split('_')[1]);
+
+    // Another account's key cannot be revoked through this account: NOT_FOUND, and it keeps working.
+    const foreign = await call(adminKey, 'DELETE', `/v1/keys/${otherKey.split('_')[1]}`);
+    expect(foreign.status).toBe(404);
+    expect(await call(otherKey, 'GET', '/v1/models').then((response) => response.status)).toBe(200);
+
+    // An inference-only key may not read the account.
+    const denied = await call(apiKey, 'GET', '/v1/account');
+    expect(denied.status).toBe(403);
+    expect(await denied.json()).toMatchObject({ error: { type: 'permission_error' } });
+
+    const document = (await (await fetch(`${proxy.baseUrl}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: object;
+    };
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths)).toContain('/v1/chat/completions');
+  });
 });

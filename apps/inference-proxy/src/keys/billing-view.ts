@@ -97,9 +97,10 @@ export class BillingView {
   /**
    * The caller behind an `Authorization` header value, or a typed refusal: 401 for a missing,
    * malformed, unknown, wrong, revoked or expired key (one message for all, so nobody learns
-   * which keys exist), 403 when the key lacks `scope` or the account is suspended or closed.
+   * which keys exist), 403 when the key lacks `scope` (undefined: any valid key will do) or the
+   * account is suspended or closed.
    */
-  authenticate(authorization: string | undefined, scope: ApiKeyScope): Caller {
+  authenticate(authorization: string | undefined, scope: ApiKeyScope | undefined): Caller {
     const presented = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
     const parts = presented === undefined ? undefined : parseApiKey(presented);
     const key = parts === undefined ? undefined : this.keys.get(parts.keyId);
@@ -109,7 +110,7 @@ export class BillingView {
     if (key.revoked || (key.expiresAtMs !== null && key.expiresAtMs <= this.clock.now().getTime())) {
       throw proxyErrors.invalidApiKey('This API key has been revoked or has expired.');
     }
-    if (!key.scopes.has(scope)) throw proxyErrors.missingScope(scope);
+    if (scope !== undefined && !key.scopes.has(scope)) throw proxyErrors.missingScope(scope);
     const blocked = this.blockedAccounts.get(key.accountId);
     if (blocked) throw proxyErrors.accountBlocked(blocked);
     return { keyId: key.keyId, accountId: key.accountId, limits: key.limits };

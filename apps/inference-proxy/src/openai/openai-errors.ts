@@ -2,6 +2,7 @@ import {
   BillingErrorCode,
   ErrorCode,
   InferenceErrorCode,
+  SchedulerErrorCode,
   TesseraError,
   isTesseraError,
   isValidationError,
@@ -91,6 +92,11 @@ export function toOpenAiError(err: unknown): OpenAiErrorReply {
       return reply(404, 'invalid_request_error', 'model_not_found', err.message, 'model');
     case ErrorCode.NotFound:
       return reply(404, 'invalid_request_error', 'not_found', err.message);
+    case SchedulerErrorCode.DeploymentExists:
+    case SchedulerErrorCode.NameTaken:
+    case SchedulerErrorCode.DeploymentDeleted:
+    case ErrorCode.IdempotencyMismatch:
+      return reply(409, 'invalid_request_error', 'conflict', err.message);
     case InferenceErrorCode.RouteNotFound:
       return reply(404, 'invalid_request_error', 'unknown_url', err.message);
     case InferenceErrorCode.BodyTooLarge:

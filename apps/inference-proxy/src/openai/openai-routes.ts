@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { type ServerResponse } from 'node:http';
 import { InferenceErrorCode, TesseraError, ValidationError, type ModelObject } from '@tessera/contracts';
 import { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type RpcClient } from '@tessera/platform/messaging';
 import { type BillingView } from '../keys/billing-view.js';
+import { registerAccountRoutes } from '../public-api/account-routes.js';
 import { type RoutingTable } from '../routing/routing-table.js';
 import { type InferencePipeline, type InferenceRoute } from './inference-pipeline.js';
 import { proxyErrors, toOpenAiError } from './openai-errors.js';
@@ -12,6 +14,7 @@ export interface OpenAiRoutesOptions {
   pipeline: InferencePipeline;
   billing: BillingView;
   table: RoutingTable;
+  rpc: RpcClient;
   bodyLimit: number;
 }
 
@@ -151,6 +154,7 @@ export function registerOpenAiRoutes(fastify: FastifyInstance, options: OpenAiRo
           return sendOpenAiError(reply, err);
         }
       });
+      registerAccountRoutes(api, options.billing, options.rpc);
       done();
     },
     { prefix: '/v1' },
