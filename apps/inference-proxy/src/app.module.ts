@@ -179,7 +179,14 @@ export class InferenceProxy implements OnModuleInit {
     this.every(config.DEMAND_REPORT_INTERVAL_MS, () => demand.report());
 
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    registerOpenAiRoutes(fastify, { pipeline, billing, table, rpc, bodyLimit: config.MAX_BODY_BYTES });
+    registerOpenAiRoutes(fastify, {
+      pipeline,
+      billing,
+      table,
+      rpc,
+      bodyLimit: config.MAX_BODY_BYTES,
+      reportColdDemand: (deploymentId) => demand.cold(deploymentId),
+    });
     const document = JSON.stringify(openApiDocument());
     fastify.get('/openapi.json', (_request, reply) => reply.type('application/json').send(document));
 

@@ -93,7 +93,11 @@ describe('inference proxy: grants, limits and keys, with no call to billing per 
     await world.instanceReady(miner, 'inst-m1', { concurrency: 8 });
     await world.instanceReady(miner, 'inst-m2', { concurrency: 8 });
     // Small grants, so draining an account takes several grants and settlements.
-    proxy = await startProxyProcess(env, { GRANT_TARGET_NANO_USD: '200000', CAPACITY_WAIT_MS: '60000' });
+    proxy = await startProxyProcess(env, {
+      GRANT_TARGET_NANO_USD: '200000',
+      CAPACITY_WAIT_MS: '60000',
+      RATE_REPORT_INTERVAL_MS: '200',
+    });
   }, 240_000);
 
   afterAll(async () => {
@@ -218,5 +222,38 @@ describe('inference proxy: grants, limits and keys, with no call to billing per 
       'revoked key refused',
     );
     await expect(ask()).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
+  });
+  it('holds a requests-per-minute limit across two proxy replicas within 10 %', async () => {
+    const second = await startProxyProcess(env, { PROXY_REPLICA: 'proxy-b', RATE_REPORT_INTERVAL_MS: '200' });
+    try {
+      const key = await openWithKey('acct-shared-limit', 100_000_000n, {
+        requestsPerMinute: 20,
+        tokensPerMinute: null,
+      });
+      const clients = [sdk(key), new OpenAI({ baseURL: `${second.baseUrl}/v1`, apiKey: key, maxRetries: 0 })];
+      let admitted = 0;
+      let limited = 0;
+      for (let index = 0; index < 60; index++) {
+        const ok = await clients[index % 2]!.chat.completions.create({
+          model: 'tiny-chat',
+          messages: [{ role: 'user', content: 'hi' }],
+          max_tokens: 1,
+        }).then(
+          () => true,
+          (err: unknown) => {
+            if (!(err instanceof OpenAI.RateLimitError)) throw err;
+            return false;
+          },
+        );
+        if (ok) admitted++;
+        else limited++;
+        await sleep(100);
+      }
+      expect(admitted).toBeGreaterThanOrEqual(20);
+      expect(admitted).toBeLessThanOrEqual(22);
+      expect(limited).toBe(60 - admitted);
+    } finally {
+      await second.process.stop('SIGTERM', 10_000);
+    }
   });
 });

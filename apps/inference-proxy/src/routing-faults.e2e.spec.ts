@@ -200,6 +200,9 @@ describe('inference proxy: routing over miners that die, and models that are col
           apiKey: client.apiKey,
           maxRetries: 0,
         });
+        const warmup = fetch(`${slowProxy.baseUrl}/v1/deployments/dep-cold/warmup`, {
+          headers: { authorization: `Bearer ${client.apiKey}` },
+        }).then(async (response) => ({ status: response.status, text: await response.text() }));
         const waiting = coldClient.chat.completions.create({
           model: 'cold-chat',
           messages: [{ role: 'user', content: 'hi' }],
@@ -213,6 +216,14 @@ describe('inference proxy: routing over miners that die, and models that are col
         await world.instanceReady(miner, 'inst-cold-new', { deploymentId: 'dep-cold', model: 'cold-chat' });
         const answer = await waiting;
         expect(answer.usage?.completion_tokens).toBe(3);
+        // The warm-up stream went from cold to ready, then ended.
+        const watched = await warmup;
+        expect(watched.status).toBe(200);
+        const states = watched.text
+          .split('\n\n')
+          .filter((frame) => frame.startsWith('data: '))
+          .map((frame) => (JSON.parse(frame.slice(6)) as { state: string }).state);
+        expect(states).toEqual(['cold', 'warming', 'ready']);
       } finally {
         await slowProxy.process.stop('SIGTERM', 10_000);
       }

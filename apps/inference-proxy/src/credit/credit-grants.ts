@@ -79,6 +79,7 @@ export class CreditGrants {
   private readonly pendingGrant = new Map<string, Promise<Grant | undefined>>();
   private readonly brokeUntil = new Map<string, number>();
   private readonly settlements = new Set<Promise<void>>();
+  private readonly settlementsByAccount = new Map<string, Set<Promise<void>>>();
 
   constructor(private readonly options: CreditGrantsOptions) {}
 
@@ -94,6 +95,12 @@ export class CreditGrants {
       const requested = amount > this.options.target ? amount : this.options.target;
       const fresh = await this.requestGrant(accountId, requested);
       grant = this.grantWithRoom(accountId, amount);
+      const settling = this.settlementsByAccount.get(accountId);
+      if (!grant && settling && settling.size > 0) {
+        // Money of this account is on its way back from a grant being settled: wait for it, ask again.
+        await Promise.allSettled([...settling]);
+        continue;
+      }
       if (!grant && (fresh === undefined || fresh.granted < requested)) {
         // Billing had less than asked for: the balance is (nearly) spent.
         this.brokeUntil.set(accountId, this.options.clock.now().getTime() + NO_FUNDS_MEMORY_MS);
@@ -126,22 +133,32 @@ export class CreditGrants {
     };
   }
 
-  /** Retires every grant with usage (or close to expiry) and settles those with nothing reserved. */
+  /**
+   * Settles grants with usage once no request holds part of them (so their free money is back in
+   * the balance before the next grant is asked for: a small balance is never locked in a grant
+   * on its way out), grants nobody used for a while, and grants halfway to their expiry.
+   */
   settleDue(): void {
     const now = this.options.clock.now().getTime();
     for (const [accountId, grants] of this.grants) {
-      for (const grant of grants) {
+      for (const grant of [...grants]) {
         if (!grant.retired) {
           const idle = now - grant.lastReservedAtMs >= this.options.idleAfterMs;
-          // Well before expiry: billing expires a grant on its own after its TTL.
+          // Billing expires a grant on its own after its TTL: settle well before.
           const expiring = grant.expiresAtMs - now < (grant.expiresAtMs - grant.grantedAtMs) / 2;
-          if (grant.usage.length > 0 || idle || expiring) {
-            grant.retired = true;
-            // An account in use gets its next grant before it needs it; an idle one gets none.
-            if (!idle) this.topUp(accountId);
+          const used = grant.usage.length > 0 && grant.reserved === 0n;
+          if (!idle && !expiring && !used) continue;
+          grant.retired = true;
+          // An account in use gets its next grant (after the settle, when nothing is held); an idle one none.
+          if (!idle && grant.reserved > 0n) this.topUp(accountId);
+          if (grant.reserved === 0n) {
+            void this.settle(accountId, grant).then(() => {
+              if (!idle) this.topUp(accountId);
+            });
           }
+          continue;
         }
-        if (grant.retired && grant.reserved === 0n && !grant.settling) this.settle(accountId, grant);
+        if (grant.reserved === 0n && !grant.settling) void this.settle(accountId, grant);
       }
     }
   }
@@ -223,14 +240,16 @@ export class CreditGrants {
     return call;
   }
 
-  private settle(accountId: string, grant: Grant): void {
+  private settle(accountId: string, grant: Grant): Promise<void> {
     grant.settling = true;
     const usage = grant.usage.map((item) => ({
       requestId: item.requestId,
       amount: item.amount.toString(),
       item: item.item,
     }));
-    const settlement = retry(transient, {
+    const ofAccount = this.settlementsByAccount.get(accountId) ?? new Set<Promise<void>>();
+    this.settlementsByAccount.set(accountId, ofAccount);
+    const settlement: Promise<void> = retry(transient, {
       maxAttempts: 5,
       backoff: new ExponentialBackoff({ maxDelay: 2_000 }),
     })
@@ -246,8 +265,14 @@ export class CreditGrants {
           this.forget(accountId, grant);
         },
       )
-      .finally(() => this.settlements.delete(settlement));
+      .finally(() => {
+        this.settlements.delete(settlement);
+        ofAccount.delete(settlement);
+        if (ofAccount.size === 0) this.settlementsByAccount.delete(accountId);
+      });
     this.settlements.add(settlement);
+    ofAccount.add(settlement);
+    return settlement;
   }
 
   private forget(accountId: string, grant: Grant): void {

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { type ServerResponse } from 'node:http';
-import { InferenceErrorCode, TesseraError, ValidationError, type ModelObject } from '@tessera/contracts';
+import {
+  ErrorCode,
+  InferenceErrorCode,
+  TesseraError,
+  ValidationError,
+  deploymentIdPathSchema,
+  parseOrThrow,
+  type ModelObject,
+  type WarmupEvent,
+} from '@tessera/contracts';
 import { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type RpcClient } from '@tessera/platform/messaging';
 import { type BillingView } from '../keys/billing-view.js';
@@ -16,6 +25,8 @@ export interface OpenAiRoutesOptions {
   table: RoutingTable;
   rpc: RpcClient;
   bodyLimit: number;
+  /** Reports demand for a cold deployment (watching its warm-up counts as wanting it). */
+  reportColdDemand(deploymentId: string): void;
 }
 
 /** Stands for a body that is not JSON (the parser hands it on; the route answers 400). */
@@ -25,6 +36,54 @@ function malformedJson(): ValidationError {
   return new ValidationError('request body', [
     { path: '', message: 'We could not parse the JSON body of your request.' },
   ]);
+}
+
+/**
+ * `GET /v1/deployments/{id}/warmup`: SSE events (`warmupEventSchema`) from cold to ready. A cold
+ * deployment's watcher reports demand, so watching it is what starts it; the stream ends once an
+ * instance is ready, or when the client leaves.
+ */
+function streamWarmup(
+  response: ServerResponse,
+  requestId: string,
+  deploymentId: string,
+  options: OpenAiRoutesOptions,
+) {
+  response.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-request-id': requestId,
+  });
+  const send = (state: WarmupEvent['state']) => {
+    const event: WarmupEvent = {
+      deploymentId,
+      state,
+      readyInstances: options.table.instancesOf(deploymentId).length,
+      at: new Date().toISOString(),
+    };
+    response.write(`data: ${JSON.stringify(event)}\n\n`);
+  };
+  if (options.table.instancesOf(deploymentId).length > 0) {
+    send('ready');
+    response.end();
+    return;
+  }
+  send('cold');
+  options.reportColdDemand(deploymentId);
+  send('warming');
+  // A comment line now and then keeps proxies and load balancers from closing an idle stream.
+  const heartbeat = setInterval(() => response.write(': waiting\n\n'), 15_000);
+  const stopWatching = options.table.onInstanceReady((readyDeployment) => {
+    if (readyDeployment !== deploymentId) return;
+    send('ready');
+    finish();
+  });
+  const finish = () => {
+    clearInterval(heartbeat);
+    stopWatching();
+    if (!response.writableEnded) response.end();
+  };
+  response.once('close', finish);
 }
 
 /** A fresh id per request: the client never picks it, since billing charges each id once. */
@@ -153,6 +212,22 @@ export function registerOpenAiRoutes(fastify: FastifyInstance, options: OpenAiRo
         } catch (err) {
           return sendOpenAiError(reply, err);
         }
+      });
+      api.get<{ Params: { deploymentId: string } }>('/deployments/:deploymentId/warmup', (request, reply) => {
+        const requestId =
+          (request as FastifyRequest & { tesseraRequestId?: string }).tesseraRequestId ?? newRequestId();
+        try {
+          const caller = options.billing.authenticate(request.headers.authorization, 'inference');
+          const { deploymentId } = parseOrThrow(deploymentIdPathSchema, request.params, 'path');
+          if (!options.table.deploymentById(deploymentId, caller.accountId)) {
+            throw new TesseraError(ErrorCode.NotFound, `No deployment ${deploymentId}.`);
+          }
+          reply.hijack();
+          streamWarmup(reply.raw, requestId, deploymentId, options);
+        } catch (err) {
+          return sendOpenAiError(reply, err);
+        }
+        return reply;
       });
       registerAccountRoutes(api, options.billing, options.rpc);
       done();

@@ -118,6 +118,15 @@ export class RoutingTable {
       : undefined;
   }
 
+  /** A deployment by id, if the account may call it. */
+  deploymentById(deploymentId: string, accountId: string): RoutedDeployment | undefined {
+    const deployment = this.deploymentsById.get(deploymentId);
+    if (!deployment) return undefined;
+    return deployment.visibility === 'public' || deployment.ownerAccountId === accountId
+      ? deployment
+      : undefined;
+  }
+
   /** Every deployment the account may call. */
   deploymentsVisibleTo(accountId: string): RoutedDeployment[] {
     return [...this.deploymentsByName.values()].filter(
