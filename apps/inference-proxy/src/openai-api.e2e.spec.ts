@@ -175,6 +175,31 @@ describe('inference proxy: the OpenAI API through the official SDK, against bill
     });
   });
 
+  it('charges a stream the client walked away from for what was streamed, as cancelled', async () => {
+    const streamed = await client.chat.completions
+      .create({
+        model: 'tiny-chat',
+        messages: [{ role: 'user', content: 'a long one please' }],
+        max_tokens: 4000,
+        stream: true,
+      })
+      .withResponse();
+    let chunks = 0;
+    for await (const _chunk of streamed.data) {
+      if (++chunks === 5) break; // leaving the loop aborts the request
+    }
+    const requestId = streamed.response.headers.get('x-request-id')!;
+    const completed = await eventually(
+      () => completedRequests(world),
+      (byId) => byId.has(requestId),
+      'cancelled RequestCompleted',
+    );
+    const data = completed.get(requestId)![0]!.data;
+    expect(data.status).toBe('cancelled');
+    expect(data.completionTokens).toBeGreaterThan(0);
+    expect(data.completionTokens).toBeLessThan(4000);
+  });
+
   it('serves completions, embeddings and the model list', async () => {
     const completion = await client.completions.create({
       model: 'tiny-chat',
