@@ -34,6 +34,8 @@ import { RateLimiter } from './limits/rate-limiter.js';
 import { RequestMeter } from './metering/request-meter.js';
 import { InferencePipeline } from './openai/inference-pipeline.js';
 import { registerOpenAiRoutes } from './openai/openai-routes.js';
+import { Prober } from './probing/prober.js';
+import { ReferenceModel } from './probing/reference-model.js';
 import { openApiDocument } from './public-api/openapi-document.js';
 import { InstanceSelector } from './routing/instance-selector.js';
 import { RoutingTable } from './routing/routing-table.js';
@@ -178,6 +180,8 @@ export class InferenceProxy implements OnModuleInit {
     this.every(config.SETTLE_INTERVAL_MS, () => credit.settleDue());
     this.every(config.DEMAND_REPORT_INTERVAL_MS, () => demand.report());
 
+    if (config.PROBE_INTERVAL_MS > 0) this.startProbing(table, secrets.instanceTokenSecret);
+
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     registerOpenAiRoutes(fastify, {
       pipeline,
@@ -211,6 +215,39 @@ export class InferenceProxy implements OnModuleInit {
     await Promise.all(this.followers.map((follower) => follower.caughtUp()));
     caughtUp = true;
     this.logger.info('billing and scheduler views caught up');
+  }
+
+  /** One probe per interval, never two at once; reference models load in the background. */
+  private startProbing(table: RoutingTable, instanceTokenSecret: string): void {
+    const configured = this.config.PROBE_REFERENCE_MODELS;
+    const runtime = configured.size > 0 ? ReferenceModel.runtime() : undefined;
+    const references = new Map<string, Promise<ReferenceModel>>();
+    for (const [model, path] of configured) {
+      const loading = runtime!.then((llama) => ReferenceModel.load(llama, path));
+      loading.catch((err: unknown) => this.logger.error({ err, model }, 'could not load a reference model'));
+      references.set(model, loading);
+    }
+    const prober = new Prober({
+      table,
+      store: this.store,
+      references,
+      instanceTokenSecret,
+      source: this.config.PROXY_REPLICA,
+      timeoutMs: this.config.PROBE_TIMEOUT_MS,
+      clock: this.clock,
+      logger: this.logger,
+    });
+    let running: Promise<void> | undefined;
+    this.every(this.config.PROBE_INTERVAL_MS, () => {
+      running ??= prober
+        .tick()
+        .catch((err: unknown) => this.logger.warn({ err }, 'probe failed'))
+        .finally(() => (running = undefined));
+    });
+    this.shutdown.onDrain('consumers', 'inference-proxy-probes', async () => {
+      await running;
+      for (const reference of references.values()) await (await reference.catch(() => undefined))?.dispose();
+    });
   }
 
   private every(intervalMs: number, task: () => void): void {

@@ -62,6 +62,32 @@ export const proxyEnvSchema = messagingEnvSchema.extend({
   DEMAND_REPORT_INTERVAL_MS: milliseconds(10_000),
   /** How often this replica tells the others what it admitted for rate-limited keys. */
   RATE_REPORT_INTERVAL_MS: milliseconds(1_000),
+  /** How often one ready instance is probed (drawn by concurrency); 0 turns probing off. */
+  PROBE_INTERVAL_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Longest a probe may take. */
+  PROBE_TIMEOUT_MS: milliseconds(30_000),
+  /**
+   * Reference GGUF files the probes judge answers against, `<model>=<path>` comma-separated
+   * (the model name clients send). Models without one are probed for speed only.
+   */
+  PROBE_REFERENCE_MODELS: z
+    .string()
+    .default('')
+    .transform((value, context) => {
+      const references = new Map<string, string>();
+      for (const entry of value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '')) {
+        const at = entry.indexOf('=');
+        if (at <= 0 || at === entry.length - 1) {
+          context.addIssue({ code: 'custom', message: `"${entry}" is not <model>=<path>` });
+          return z.NEVER;
+        }
+        references.set(entry.slice(0, at), entry.slice(at + 1));
+      }
+      return references;
+    }),
 });
 
 export class ProxyConfig extends defineConfig(proxyEnvSchema) {}

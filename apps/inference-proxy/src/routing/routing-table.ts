@@ -142,6 +142,11 @@ export class RoutingTable {
     return found;
   }
 
+  /** Every ready instance. */
+  allInstances(): RoutedInstance[] {
+    return [...this.instances.values()];
+  }
+
   instance(instanceId: string): RoutedInstance | undefined {
     return this.instances.get(instanceId);
   }
