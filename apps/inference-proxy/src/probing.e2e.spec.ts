@@ -51,8 +51,13 @@ describe('inference proxy: probing miners against a reference model', () => {
       startMiner(11, '//ProxyTestHonest'),
       startMiner(12, '//ProxyTestLiar'),
     ]);
-    await Promise.all([honest.launch('inst-honest'), liar.launch('inst-liar')]);
+    await Promise.all([
+      honest.launch('inst-honest'),
+      honest.launch('inst-honest-2'),
+      liar.launch('inst-liar'),
+    ]);
     await world.instanceReady(honest, 'inst-honest');
+    await world.instanceReady(honest, 'inst-honest-2');
     await world.instanceReady(liar, 'inst-liar');
     proxy = await startProxyProcess(env, {
       PROBE_INTERVAL_MS: '150',
@@ -69,15 +74,19 @@ describe('inference proxy: probing miners against a reference model', () => {
     if (referenceDir) await rm(referenceDir, { recursive: true, force: true });
   });
 
-  it('scores an honest miner about 1 and a miner serving a different GGUF 0', async () => {
+  it('scores an honest miner about 1 and a miner serving a different GGUF 0; replicas are compared on the same seed', async () => {
     let found: EventOf<typeof ProbeCompleted>[] = [];
     for (let attempt = 0; attempt < 600; attempt++) {
       found = await probes(world);
       const instances = new Set(found.map((probe) => probe.data.instanceId));
-      if (instances.has('inst-honest') && instances.has('inst-liar') && found.length >= 6) break;
+      const honestPair = found.some(
+        (probe) => probe.data.instanceId !== 'inst-liar' && probe.data.consistent === true,
+      );
+      if (instances.has('inst-honest') && instances.has('inst-liar') && honestPair && found.length >= 6)
+        break;
       await sleep(100);
     }
-    const honestProbes = found.filter((probe) => probe.data.instanceId === 'inst-honest');
+    const honestProbes = found.filter((probe) => probe.data.instanceId !== 'inst-liar');
     const liarProbes = found.filter((probe) => probe.data.instanceId === 'inst-liar');
     expect(honestProbes.length).toBeGreaterThan(0);
     expect(liarProbes.length).toBeGreaterThan(0);
@@ -93,6 +102,10 @@ describe('inference proxy: probing miners against a reference model', () => {
       expect(probe.data.ttftMs).not.toBeNull();
       expect(probe.data.completionTokens).toBeGreaterThan(0);
     }
+    // Honest replicas agree with each other; the liar disagrees with whichever replica it was paired with.
+    expect(honestProbes.some((probe) => probe.data.consistent === true)).toBe(true);
+    for (const probe of liarProbes) expect(probe.data.consistent).not.toBe(true);
+    expect(liarProbes.some((probe) => probe.data.consistent === false)).toBe(true);
     for (const probe of liarProbes) {
       expect(probe.data).toMatchObject({ ok: false, quality: 0, reference: 'gguf', failure: 'quality' });
       expect(probe.data.rankMisses).toBeGreaterThan(5);

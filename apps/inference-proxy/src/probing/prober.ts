@@ -45,6 +45,13 @@ export interface ProberOptions {
 
 type ProbeResult = EventDataOf<typeof ProbeCompleted>;
 
+/** What every replica probed together is asked. */
+interface ProbeRequest {
+  prompt: string;
+  maxTokens: number;
+  seed: number;
+}
+
 /**
  * What Nineteen's validators do, from the proxy: a synthetic streamed request to a ready
  * instance (random prompt, seed and length), timed for TTFT and tokens/s, then the answer judged
@@ -55,19 +62,59 @@ type ProbeResult = EventDataOf<typeof ProbeCompleted>;
 export class Prober {
   constructor(private readonly options: ProberOptions) {}
 
-  /** Probes one instance drawn by weight; resolves when its result is published. */
+  /**
+   * Probes one instance drawn by weight, and with it another replica of the same deployment when
+   * there is one: the same prompt and seed at temperature 0 must give both the same text.
+   * Resolves when the results are published.
+   */
   async tick(): Promise<void> {
     const instances = this.options.table.allInstances();
     const total = instances.reduce((sum, instance) => sum + instance.concurrency, 0);
     if (total === 0) return;
     let draw = randomInt(total);
     const chosen = instances.find((instance) => (draw -= instance.concurrency) < 0) ?? instances[0]!;
-    await this.probe(chosen);
+    const peers = instances.filter(
+      (instance) =>
+        instance.deploymentId === chosen.deploymentId && instance.instanceId !== chosen.instanceId,
+    );
+    const request: ProbeRequest = {
+      prompt: Array.from({ length: 4 + randomInt(6) }, () => WORDS[randomInt(WORDS.length)]!).join(' '),
+      maxTokens: 16 + randomInt(17),
+      seed: randomInt(1_000_000),
+    };
+    const peer = peers.length === 0 ? undefined : peers[randomInt(peers.length)]!;
+    const probed = await Promise.all(
+      [chosen, ...(peer ? [peer] : [])].map((instance) => this.probe(instance, request)),
+    );
+    if (probed.length === 2 && probed.every((result) => result.answered)) {
+      const consistent = probed[0]!.text === probed[1]!.text;
+      for (const { data } of probed) {
+        data.consistent = consistent;
+        // Without a reference, disagreeing replicas are all suspect; with one, its ranks tell who is wrong.
+        if (!consistent && data.reference === 'none') {
+          Object.assign(data, {
+            ok: false,
+            quality: 0,
+            failure: 'inconsistent',
+            reason: 'another replica answered the same seed differently',
+          });
+        }
+      }
+    }
+    await Promise.all(
+      probed.map(({ data }) =>
+        this.options.store
+          .append(probeStreamId(data.probeId), [ProbeCompleted.create(data)])
+          .catch((err: unknown) => this.options.logger.warn({ err }, 'could not record a probe')),
+      ),
+    );
   }
 
-  async probe(instance: RoutedInstance): Promise<ProbeResult> {
-    const prompt = Array.from({ length: 4 + randomInt(6) }, () => WORDS[randomInt(WORDS.length)]!).join(' ');
-    const maxTokens = 16 + randomInt(17);
+  /** One probe, not yet published: its result, the text it got, and whether a whole answer came. */
+  async probe(
+    instance: RoutedInstance,
+    { prompt, maxTokens, seed }: ProbeRequest,
+  ): Promise<{ data: ProbeResult; text: string; answered: boolean }> {
     const started = performance.now();
     let firstAt: number | null = null;
     let lastAt = started;
@@ -81,27 +128,28 @@ export class Prober {
       minerHotkey: instance.minerHotkey,
       model: instance.model,
       source: this.options.source,
-      consistent: null,
+      consistent: null as boolean | null,
     };
-    const finish = async (result: Omit<ProbeResult, keyof typeof base | 'at'>): Promise<ProbeResult> => {
-      const data: ProbeResult = { ...base, ...result, at: this.options.clock.now().toISOString() };
-      await this.options.store
-        .append(probeStreamId(data.probeId), [ProbeCompleted.create(data)])
-        .catch((err: unknown) => this.options.logger.warn({ err }, 'could not record a probe'));
-      return data;
-    };
+    const finish = (result: Omit<ProbeResult, keyof typeof base | 'at'>, answered = true) => ({
+      data: { ...base, ...result, at: this.options.clock.now().toISOString() } as ProbeResult,
+      text,
+      answered,
+    });
     const failed = (failure: ProbeResult['failure'], reason: string) =>
-      finish({
-        ok: false,
-        quality: 0,
-        ttftMs: firstAt === null ? null : firstAt - started,
-        tokensPerSecond: null,
-        completionTokens,
-        rankMisses: null,
-        reference: 'none',
-        failure,
-        reason: reason.slice(0, 2000),
-      });
+      finish(
+        {
+          ok: false,
+          quality: 0,
+          ttftMs: firstAt === null ? null : firstAt - started,
+          tokensPerSecond: null,
+          completionTokens,
+          rankMisses: null,
+          reference: 'none',
+          failure,
+          reason: reason.slice(0, 2000),
+        },
+        false,
+      );
     let sawDone = false;
     try {
       const answer = await request(`${instance.endpoint}/completions`, {
@@ -116,7 +164,7 @@ export class Prober {
           prompt,
           max_tokens: maxTokens,
           temperature: 0,
-          seed: randomInt(1_000_000),
+          seed,
           stream: true,
           stream_options: { include_usage: true },
         }),
