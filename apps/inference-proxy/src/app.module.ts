@@ -194,11 +194,11 @@ export class InferenceProxy implements OnModuleInit {
     const document = JSON.stringify(openApiDocument());
     fastify.get('/openapi.json', (_request, reply) => reply.type('application/json').send(document));
 
-    this.shutdown.onDrain('rpc', 'inference-proxy', async () => {
+    this.shutdown.onDrain('rpc', 'inference-proxy', async (deadline) => {
       for (const timer of this.timers) clearInterval(timer);
       this.rateSubscription?.unsubscribe();
       await credit.settleAll();
-      await meter.flush();
+      await meter.flush(deadline);
     });
     this.shutdown.onDrain('consumers', 'inference-proxy-views', async () => {
       await Promise.all(this.followers.map((follower) => follower.stop()));

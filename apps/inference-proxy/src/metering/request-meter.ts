@@ -1,5 +1,5 @@
 import { RequestCompleted, requestStreamId, type EventDataOf } from '@tessera/contracts';
-import { NO_STREAM, isConcurrencyConflict, type EventStore } from '@tessera/eventstore';
+import { NO_STREAM, classifyFailure, isConcurrencyConflict, type EventStore } from '@tessera/eventstore';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { type Logger } from 'pino';
 
@@ -13,10 +13,13 @@ export type CompletedRequest = EventDataOf<typeof RequestCompleted>;
  */
 export class RequestMeter {
   private readonly inFlight = new Set<Promise<void>>();
+  // A NATS outage must not lose a charge: transient failures are retried until the append lands
+  // (or the process stops; the grant's settlement then still carries the usage).
   private readonly policy = retry(
-    handleWhen((err) => !isConcurrencyConflict(err)),
-    { maxAttempts: 8, backoff: new ExponentialBackoff({ maxDelay: 5_000 }) },
+    handleWhen((err) => !isConcurrencyConflict(err) && classifyFailure(err) === 'transient'),
+    { maxAttempts: Infinity, backoff: new ExponentialBackoff({ maxDelay: 5_000 }) },
   );
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly store: EventStore,
@@ -40,7 +43,14 @@ export class RequestMeter {
     this.inFlight.add(publish);
   }
 
-  async flush(): Promise<void> {
-    await Promise.allSettled([...this.inFlight]);
+  /** Waits for what is in flight; `deadline` gives up on appends still retrying (the service is stopping). */
+  async flush(deadline?: AbortSignal): Promise<void> {
+    const onDeadline = () => this.stopping.abort();
+    deadline?.addEventListener('abort', onDeadline, { once: true });
+    try {
+      await Promise.allSettled([...this.inFlight]);
+    } finally {
+      deadline?.removeEventListener('abort', onDeadline);
+    }
   }
 }
