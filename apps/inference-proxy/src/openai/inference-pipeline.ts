@@ -82,6 +82,8 @@ interface Outcome {
   status: 'succeeded' | 'failed' | 'cancelled';
   /** The engine sent an error event inside its stream. */
   engineError: boolean;
+  /** Metered and settled already (a request ends once, whichever path ends it). */
+  finished: boolean;
   lease: InstanceLease | undefined;
 }
 
@@ -128,6 +130,7 @@ export class InferencePipeline {
       firstTokenAt: null,
       status: 'failed',
       engineError: false,
+      finished: false,
       lease: undefined,
     };
     this.options.demand.started(admitted.deploymentId);
@@ -287,6 +290,12 @@ export class InferencePipeline {
     }
     if (answer.statusCode !== 200)
       return { answer, chunks: noChunks(), first: { done: true, value: undefined } };
+    if (!admitted.streamed) {
+      // A whole JSON answer is read before anything is sent, so a failure anywhere in it still fails over.
+      const whole = Buffer.from(await answer.body.arrayBuffer());
+      if (whole.length === 0) throw new RetryableUpstreamError('empty answer');
+      return { answer, chunks: noChunks(), first: { done: false, value: whole } };
+    }
     const chunks = answer.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const first = await chunks.next();
     if (first.done) throw new RetryableUpstreamError('empty answer');
@@ -396,6 +405,8 @@ export class InferencePipeline {
 
   /** Meters, settles and frees the slot: once per request, whatever happened. */
   private finish(admitted: Admitted, outcome: Outcome): void {
+    if (outcome.finished) return;
+    outcome.finished = true;
     outcome.lease?.release();
     const reachedUpstream = outcome.lease !== undefined;
     const counted = admitted.route === 'embeddings' ? 0 : countTextTokens(outcome.text);
