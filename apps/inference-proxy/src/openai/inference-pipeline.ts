@@ -393,8 +393,6 @@ export class InferencePipeline {
         const { usage: _dropped, ...rest } = chunk;
         return `data: ${JSON.stringify(rest)}\n\n`;
       }
-    } else if (admitted.clientWantsUsage && 'usage' in chunk) {
-      return `${frame}\n\n`;
     }
     return `${frame}\n\n`;
   }

@@ -151,15 +151,11 @@ export function registerOpenAiRoutes(fastify: FastifyInstance, options: OpenAiRo
       api.setErrorHandler((error: FastifyError, _request, reply) => {
         if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
           return sendOpenAiError(reply, proxyErrors.bodyTooLarge());
+        // The framework's own refusals (an unsupported content type, a malformed header): the client's fault.
         if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-          const invalid = new TesseraError(
-            'VALIDATION_FAILED',
-            `We could not parse the JSON body of your request: ${error.message}`,
-          );
-          const mapped = toOpenAiError(invalid);
-          return reply
-            .code(400)
-            .send({ error: { ...mapped.body.error, type: 'invalid_request_error', code: null } });
+          return reply.code(400).send({
+            error: { message: error.message, type: 'invalid_request_error', param: null, code: null },
+          });
         }
         return sendOpenAiError(reply, error);
       });
