@@ -10,7 +10,7 @@ export interface CreditGrantsOptions {
   rpc: RpcClient;
   /** This replica's name: the grants' holder. */
   holder: string;
-  /** What one grant asks for. */
+  /** The most one grant asks for (an account spending fast gets grants this large). */
   target: bigint;
   /** Below this fraction of the target free, a fresh grant is asked for in the background. */
   lowWatermark: number;
@@ -52,6 +52,35 @@ export interface Reservation {
   settle(requestId: string, cost: bigint, item: string): void;
 }
 
+/** The window a grant's size is measured over. */
+const RATE_WINDOW_MS = 10_000;
+
+/** What an account reserved over the last {@link RATE_WINDOW_MS}, in one-second buckets. */
+class SpendWindow {
+  private readonly sums = new Array<bigint>(RATE_WINDOW_MS / 1000).fill(0n);
+  private readonly stamps = new Array<number>(RATE_WINDOW_MS / 1000).fill(-1);
+
+  add(nowMs: number, amount: bigint): void {
+    const second = Math.floor(nowMs / 1000);
+    const index = second % this.sums.length;
+    if (this.stamps[index] !== second) {
+      this.stamps[index] = second;
+      this.sums[index] = 0n;
+    }
+    this.sums[index]! += amount;
+  }
+
+  total(nowMs: number): bigint {
+    const second = Math.floor(nowMs / 1000);
+    let total = 0n;
+    for (let index = 0; index < this.sums.length; index++) {
+      if (this.stamps[index]! >= 0 && second - this.stamps[index]! < this.sums.length)
+        total += this.sums[index]!;
+    }
+    return total;
+  }
+}
+
 /** How long a refusal for want of funds is remembered, so a broke account costs billing one call per second. */
 const NO_FUNDS_MEMORY_MS = 1_000;
 
@@ -80,6 +109,7 @@ export class CreditGrants {
   private readonly brokeUntil = new Map<string, number>();
   private readonly settlements = new Set<Promise<void>>();
   private readonly settlementsByAccount = new Map<string, Set<Promise<void>>>();
+  private readonly recentSpend = new Map<string, SpendWindow>();
 
   constructor(private readonly options: CreditGrantsOptions) {}
 
@@ -92,7 +122,7 @@ export class CreditGrants {
       if ((this.brokeUntil.get(accountId) ?? 0) > this.options.clock.now().getTime()) {
         throw proxyErrors.insufficientFunds();
       }
-      const requested = amount > this.options.target ? amount : this.options.target;
+      const requested = this.grantSize(accountId, amount);
       const fresh = await this.requestGrant(accountId, requested);
       grant = this.grantWithRoom(accountId, amount);
       const settling = this.settlementsByAccount.get(accountId);
@@ -109,6 +139,7 @@ export class CreditGrants {
     if (!grant) throw proxyErrors.insufficientFunds();
     grant.reserved += amount;
     grant.lastReservedAtMs = this.options.clock.now().getTime();
+    this.spendOf(accountId).add(grant.lastReservedAtMs, amount);
     this.topUpIfLow(accountId);
     let settled = false;
     const held = grant;
@@ -184,13 +215,36 @@ export class CreditGrants {
     const grants = this.grants.get(accountId) ?? [];
     let free = 0n;
     for (const grant of grants) if (!grant.retired) free += grant.granted - grant.spent - grant.reserved;
-    const watermark = (this.options.target * BigInt(Math.round(this.options.lowWatermark * 1000))) / 1000n;
+    const watermark =
+      (this.grantSize(accountId, 0n) * BigInt(Math.round(this.options.lowWatermark * 1000))) / 1000n;
     if (free < watermark) this.topUp(accountId);
   }
 
   private topUp(accountId: string): void {
     if (this.pendingGrant.has(accountId)) return;
-    void this.requestGrant(accountId, this.options.target).catch(() => undefined);
+    void this.requestGrant(accountId, this.grantSize(accountId, 0n)).catch(() => undefined);
+  }
+
+  /**
+   * How much to ask for: what the account reserved in the last {@link RATE_WINDOW_MS} (twice, so a
+   * grant lasts a few settle intervals), at least four of the request at hand, at most the target.
+   * Sized by spend, one replica never holds a small balance whole while the others starve.
+   */
+  private grantSize(accountId: string, amount: bigint): bigint {
+    const spent = this.spendOf(accountId).total(this.options.clock.now().getTime());
+    let size = spent * 2n > amount * 4n ? spent * 2n : amount * 4n;
+    if (size > this.options.target) size = this.options.target;
+    if (size < amount) size = amount;
+    return size > 0n ? size : 1n;
+  }
+
+  private spendOf(accountId: string): SpendWindow {
+    let window = this.recentSpend.get(accountId);
+    if (!window) {
+      window = new SpendWindow();
+      this.recentSpend.set(accountId, window);
+    }
+    return window;
   }
 
   /** One GrantCredit in flight per account; retried with the same idempotency key while transient. */
