@@ -1,4 +1,5 @@
 import { type INestApplication } from '@nestjs/common';
+import { type AbstractHttpAdapter } from '@nestjs/core';
 import { type SpanProcessor } from '@opentelemetry/sdk-trace';
 import {
   parseEnv,
@@ -24,6 +25,13 @@ export interface BootstrapOptions {
   spanProcessors?: SpanProcessor[];
   /** Signals that start a graceful shutdown. */
   signals?: NodeJS.Signals[];
+  /**
+   * The HTTP server, loaded lazily like the module (after telemetry): e.g.
+   * `() => import('@nestjs/platform-fastify').then((m) => new m.FastifyAdapter())`. Express when omitted.
+   */
+  httpAdapter?: () => Promise<AbstractHttpAdapter>;
+  /** Address to listen on; every interface when omitted (Fastify needs it said: it defaults to loopback). */
+  listenHost?: string;
 }
 
 /** A started service. */
@@ -76,13 +84,18 @@ export async function bootstrapService(options: BootstrapOptions): Promise<Runni
   const logger = createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
 
   try {
-    const [{ createApp }, rootModule] = await Promise.all([
+    const [{ createApp }, rootModule, httpAdapter] = await Promise.all([
       import('./lifecycle/create-app.js'),
       options.module(),
+      options.httpAdapter?.(),
     ]);
-    const app = await createApp(rootModule, { logger: new NestPinoLogger(logger), abortOnError: false });
+    const app = await createApp(
+      rootModule,
+      { logger: new NestPinoLogger(logger), abortOnError: false },
+      httpAdapter,
+    );
     const port = config.HTTP_PORT;
-    await app.listen(port);
+    await (options.listenHost === undefined ? app.listen(port) : app.listen(port, options.listenHost));
     logger.info({ port }, 'service started');
 
     let closing: Promise<void> | undefined;

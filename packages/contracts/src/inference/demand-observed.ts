@@ -2,11 +2,10 @@ import { z } from 'zod';
 import { defineEvent } from '../define-event.js';
 import { schedulerDeploymentIdSchema } from '../scheduler/primitives.js';
 import { streamIdOf } from '../streams.js';
+import { proxyReplicaSchema } from './primitives.js';
 
-/** A proxy replica's name in demand reports: letters, digits, '_' and '-'. */
-export const demandSourceSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,100}$/, "must be 1–100 letters, digits, '_' or '-'");
+/** A proxy replica's name in demand reports (the name every report of the proxy uses). */
+export const demandSourceSchema = proxyReplicaSchema;
 
 /**
  * What one inference-proxy replica saw of one deployment during one window: the scheduler's

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineEvent } from '../define-event.js';
 import { accountIdSchema, apiKeyIdSchema, grantIdSchema } from '../billing/primitives.js';
+import { requestIdSchema } from './primitives.js';
 
 /**
  * The inference proxy finished a request (stream `inference.request.<requestId>`). Billing
@@ -11,7 +12,7 @@ export const RequestCompleted = defineEvent({
   type: 'inference.RequestCompleted',
   version: 1,
   data: z.object({
-    requestId: z.string().regex(/^[A-Za-z0-9_:-]{1,200}$/),
+    requestId: requestIdSchema,
     accountId: accountIdSchema,
     keyId: apiKeyIdSchema,
     model: z.string().min(1).max(200),

@@ -1,8 +1,9 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { HealthRegistry, type ReadinessReport } from './health-registry.js';
 
+/** What Express' response and Fastify's reply both offer (`send` writes an object as JSON in both). */
 interface StatusResponse {
-  status(code: number): { json(body: unknown): unknown };
+  status(code: number): { send(body: unknown): unknown };
 }
 
 /** Kubernetes probes: liveness says the process runs, readiness says it should get traffic. */
@@ -20,6 +21,6 @@ export class HealthController {
   @Get('ready')
   async ready(@Res() res: StatusResponse): Promise<void> {
     const report: ReadinessReport = await this.registry.readiness();
-    res.status(report.ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).json(report);
+    res.status(report.ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE).send(report);
   }
 }

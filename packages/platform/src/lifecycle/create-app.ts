@@ -1,5 +1,5 @@
 import { type INestApplication, type NestApplicationOptions } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { NestFactory, type AbstractHttpAdapter } from '@nestjs/core';
 import { TransportRegistry } from './transport-registry.js';
 
 /**
@@ -10,12 +10,19 @@ import { TransportRegistry } from './transport-registry.js';
  *
  * Transports start after `init` so no request reaches a handler before every module finished
  * starting. They inherit the app's global pipes, guards, interceptors and filters.
+ *
+ * `httpAdapter` picks the HTTP server (e.g. `new FastifyAdapter()` from `@nestjs/platform-fastify`);
+ * Nest's default, Express, when omitted.
  */
 export async function createApp(
   rootModule: unknown,
   options: NestApplicationOptions = {},
+  httpAdapter?: AbstractHttpAdapter,
 ): Promise<INestApplication> {
-  const app = await NestFactory.create(rootModule as Parameters<typeof NestFactory.create>[0], options);
+  const module = rootModule as Parameters<typeof NestFactory.create>[0];
+  const app = httpAdapter
+    ? await NestFactory.create(module, httpAdapter, options)
+    : await NestFactory.create(module, options);
   try {
     for (const strategy of app.get(TransportRegistry).all()) {
       app.connectMicroservice({ strategy }, { inheritAppConfig: true });
