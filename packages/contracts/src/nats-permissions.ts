@@ -1,3 +1,4 @@
+import { RATE_USAGE_SUBJECT } from './inference/rate-usage.js';
 import { deadLetterContracts } from './operations/dead-letters.js';
 import {
   ChangeAccountStatus,
@@ -183,8 +184,9 @@ export const natsPermissions = {
     // Routing table (instances) and API keys.
     reads: ['SCHEDULER', 'BILLING'],
     serves: ['rpc.inference.>'],
-    // The public API forwards account, key and deployment calls.
-    calls: [...customerBillingCalls, 'rpc.scheduler.>'],
+    // The public API forwards account, key and deployment calls; replicas broadcast their rate
+    // usage to each other (core NATS, under the subjects the proxy serves).
+    calls: [...customerBillingCalls, 'rpc.scheduler.>', RATE_USAGE_SUBJECT],
     leases: none,
     kvBuckets: none,
     objectStores: [snapshotBucket('inference')],
