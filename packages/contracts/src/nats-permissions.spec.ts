@@ -5,6 +5,7 @@ import {
   natsPermissions,
   operatorOnlyRpcSubjects,
   OPERATOR_IDENTITY,
+  peerBroadcastSubjects,
   type NatsIdentityPermissions,
 } from './nats-permissions.js';
 import { allStreams, Streams } from './streams.js';
@@ -92,6 +93,7 @@ describe('NATS permissions table', () => {
     for (const [name, permissions] of entries) {
       for (const stream of permissions.reads) expect(permissions.appends, name).not.toContain(stream);
       for (const subject of permissions.calls) {
+        if (peerBroadcastSubjects.includes(subject)) continue;
         expect(
           permissions.serves.some((pattern) => subjectMatches(pattern, subject)),
           `${name} calls itself: ${subject}`,

@@ -1,5 +1,11 @@
 import { RATE_USAGE_SUBJECT } from './inference/rate-usage.js';
 import { deadLetterContracts } from './operations/dead-letters.js';
+
+/**
+ * Subjects replicas of one service publish to each other (not requests: nobody replies). The
+ * only subjects a service both serves and calls.
+ */
+export const peerBroadcastSubjects: readonly string[] = [RATE_USAGE_SUBJECT];
 import {
   ChangeAccountStatus,
   ChargeGpuUsage,
@@ -186,7 +192,7 @@ export const natsPermissions = {
     serves: ['rpc.inference.>'],
     // The public API forwards account, key and deployment calls; replicas broadcast their rate
     // usage to each other (core NATS, under the subjects the proxy serves).
-    calls: [...customerBillingCalls, 'rpc.scheduler.>', RATE_USAGE_SUBJECT],
+    calls: [...customerBillingCalls, 'rpc.scheduler.>', ...peerBroadcastSubjects],
     leases: none,
     kvBuckets: none,
     objectStores: [snapshotBucket('inference')],
