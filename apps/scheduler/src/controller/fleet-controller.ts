@@ -338,6 +338,8 @@ export class FleetController {
    */
   private async adoptReportedInstances(catalog: CatalogState): Promise<void> {
     for (const miner of this.fleet.miners.values()) {
+      // A miner whose last poll failed is reported as of an older poll: wait until it answers again.
+      if (miner.consecutiveFailures > 0) continue;
       for (const report of miner.instances ?? []) {
         if (this.live.has(report.instanceId) || !catalog.deployments.has(report.deploymentId)) continue;
         if (report.state === 'failed' || report.state === 'stopped') continue;
