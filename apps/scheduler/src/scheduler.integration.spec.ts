@@ -109,7 +109,10 @@ describe('scheduler against real miner-agents', () => {
     const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
     const app = await createApp(
       SchedulerModule.forRoot({
-        env: { ...schedulerEnv(instance), LOG_LEVEL: process.env['TESSERA_TEST_LOG'] === '1' ? 'info' : 'warn' },
+        env: {
+          ...schedulerEnv(instance),
+          LOG_LEVEL: process.env['TESSERA_TEST_LOG'] === '1' ? 'info' : 'warn',
+        },
         logging: { destination: process.env['TESSERA_TEST_LOG'] === '1' ? process.stderr : silent },
       }),
       { logger: false },
