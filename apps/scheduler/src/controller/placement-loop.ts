@@ -107,8 +107,12 @@ export class PlacementLoop implements OnApplicationBootstrap {
   }
 
   private async activate(): Promise<FleetController> {
-    // Nothing is decided before the instance projection holds every instance appended so far.
-    await this.projections.runner('scheduler-instances').waitUntilCaughtUp(60_000);
+    // Nothing is decided before the projections hold every instance appended so far and the
+    // miners the chain announced (the first pass polls them all).
+    await Promise.all([
+      this.projections.runner('scheduler-instances').waitUntilCaughtUp(60_000),
+      this.projections.runner('scheduler-miners').waitUntilCaughtUp(60_000),
+    ]);
     const rows = (await this.dataSource.query(
       `select instance_id from ${this.tables.instances} where ended_at is null`,
     )) as { instance_id: string }[];
