@@ -216,7 +216,9 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
     await store.ensureStreams();
     rpc = new RpcClient(nc, { subjectPrefix: env.namespace, defaultTimeoutMs: 15_000 });
     tail = await EventTail.follow(store, Streams.SCHEDULER);
-  });
+    // A chain, three miners and three services start one after another: on two busy cores this
+    // takes minutes.
+  }, 480_000);
 
   afterAll(async () => {
     await tail?.close();
