@@ -1,4 +1,4 @@
-import { MIN_INSTANCE_TOKEN_SECRET_LENGTH } from '@tessera/contracts';
+import { MIN_INSTANCE_TOKEN_SECRET_LENGTH, ValidationError } from '@tessera/contracts';
 import { defineConfig, messagingEnvSchema } from '@tessera/platform/config';
 import { z } from 'zod';
 import { parseAddressMap } from './fleet/axon-address-map.js';
@@ -100,7 +100,7 @@ export interface SchedulerSecrets {
   usingDevDefaults: string[];
 }
 
-/** Fails in production when a secret is missing; elsewhere fills in clearly labelled development values. */
+/** Fails in production when a secret is missing (a `ValidationError` naming each); elsewhere fills in clearly labelled development values. */
 export function resolveSchedulerSecrets(
   config: Pick<
     SchedulerConfig,
@@ -113,7 +113,10 @@ export function resolveSchedulerSecrets(
     ...(config.INSTANCE_TOKEN_SECRET === undefined ? ['INSTANCE_TOKEN_SECRET'] : []),
   ];
   if (missing.length > 0 && config.NODE_ENV === 'production') {
-    throw new Error(`${missing.join(', ')}: required when NODE_ENV=production`);
+    throw new ValidationError(
+      'environment',
+      missing.map((path) => ({ path, message: 'required when NODE_ENV=production' })),
+    );
   }
   return {
     validatorSeed: noKey ? DEV_VALIDATOR_SEED : config.VALIDATOR_SEED,
