@@ -62,6 +62,8 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
   const extraSchemas: string[] = [];
   const miners = new Map<string, MinerProcess>();
   const apps: AppProcess[] = [];
+  let schedulerEnv: Record<string, string>;
+  let scheduler: AppProcess;
 
   const deployment = (
     overrides: Partial<RpcRequestOf<typeof CreateDeployment>>,
@@ -185,27 +187,27 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
       }),
     );
     apps.push(await startApp('billing', await serviceEnv('billing')));
-    apps.push(
-      await startApp('scheduler', {
-        ...(await serviceEnv('scheduler')),
-        NETUID: String(netuid),
-        VALIDATOR_SEED: '//SchedulerValidator',
-        INSTANCE_TOKEN_SECRET: SECRET,
-        AXON_ADDRESS_MAP: addressMap.join(','),
-        PLACEMENT_LEASE_TTL_MS: '1500',
-        POLL_INTERVAL_MS: '1000',
-        MINER_REQUEST_TIMEOUT_MS: '1000',
-        MINER_UNREACHABLE_POLLS: '3',
-        RECONCILE_INTERVAL_MS: '200',
-        HEALTH_CHECK_INTERVAL_MS: '1000',
-        HEALTH_FAILURE_THRESHOLD: '3',
-        DRAIN_GRACE_MS: '200',
-        MIN_INSTANCE_AGE_MS: '0',
-        SCALE_DOWN_COOLDOWN_MS: '0',
-        DEMAND_STALE_MS: '1000',
-        GPU_CHARGE_INTERVAL_MS: '1000',
-      }),
-    );
+    schedulerEnv = {
+      ...(await serviceEnv('scheduler')),
+      NETUID: String(netuid),
+      VALIDATOR_SEED: '//SchedulerValidator',
+      INSTANCE_TOKEN_SECRET: SECRET,
+      AXON_ADDRESS_MAP: addressMap.join(','),
+      PLACEMENT_LEASE_TTL_MS: '1500',
+      POLL_INTERVAL_MS: '1000',
+      MINER_REQUEST_TIMEOUT_MS: '1000',
+      MINER_UNREACHABLE_POLLS: '3',
+      RECONCILE_INTERVAL_MS: '200',
+      HEALTH_CHECK_INTERVAL_MS: '1000',
+      HEALTH_FAILURE_THRESHOLD: '3',
+      DRAIN_GRACE_MS: '200',
+      MIN_INSTANCE_AGE_MS: '0',
+      SCALE_DOWN_COOLDOWN_MS: '0',
+      DEMAND_STALE_MS: '1000',
+      GPU_CHARGE_INTERVAL_MS: '1000',
+    };
+    scheduler = await startApp('scheduler', schedulerEnv);
+    apps.push(scheduler);
 
     nc = await connect({ servers: env.natsUrl });
     store = new EventStore({
@@ -424,5 +426,62 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
       groupBy: 'item',
     });
     expect(rows.find((row) => row.item === 'cpu')?.gpuSeconds).toBe(String(expected));
+  });
+
+  it('hands over to a standby when the scheduler is killed with SIGKILL: the replica is adopted, its GPU-seconds charged once', async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const charged = async (): Promise<number> => {
+      const { rows } = await rpc.call(GetUsage, {
+        accountId: 'acct-gpu',
+        from: today,
+        to: today,
+        groupBy: 'item',
+      });
+      return Number(rows.find((row) => row.item === 'cpu')?.gpuSeconds ?? 0);
+    };
+    const before = await charged();
+    const standby = await startApp('scheduler', schedulerEnv, { name: 'scheduler-standby' });
+    apps.push(standby);
+    await rpc.call(
+      CreateDeployment,
+      deployment({
+        deploymentId: 'crash',
+        name: 'tiny-crash',
+        ownerAccountId: 'acct-gpu',
+        visibility: 'private',
+        minReplicas: 1,
+        maxReplicas: 1,
+      }),
+    );
+    const [ready] = await tail.waitFor(InstanceReady, (event) => event.data.deploymentId === 'crash', {
+      timeoutMs: 120_000,
+    });
+    await eventually(
+      async () => ((await charged()) > before ? true : undefined),
+      'charged by the first scheduler',
+    );
+
+    await scheduler.process.kill('SIGKILL');
+    // The standby takes the lease, adopts the instance and charges it on; then it handles the delete.
+    await eventually(
+      async () => (Date.now() - Date.parse(ready!.data.at) > 5_000 ? true : undefined),
+      'the replica ran on under the standby',
+    );
+    await rpc.call(DeleteDeployment, { deploymentId: 'crash' });
+    const [draining] = await tail.waitFor(
+      InstanceDraining,
+      (event) => event.data.instanceId === ready!.data.instanceId,
+    );
+    await tail.waitFor(InstanceStopped, (event) => event.data.instanceId === ready!.data.instanceId);
+    const expected = Math.floor((Date.parse(draining!.data.at) - Date.parse(ready!.data.at)) / 1_000);
+    await eventually(
+      async () => ((await charged()) === before + expected ? true : undefined),
+      `${expected} more GPU-seconds charged`,
+    );
+    // Adopted, never replaced nor lost: one placement, and nothing charged twice.
+    expect(tail.of(InstancePlaced, (event) => event.data.deploymentId === 'crash')).toHaveLength(1);
+    expect(tail.of(InstanceLost, (event) => event.data.deploymentId === 'crash')).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await charged()).toBe(before + expected);
   });
 });
