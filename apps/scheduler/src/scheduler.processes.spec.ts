@@ -63,6 +63,8 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
   const miners = new Map<string, MinerProcess>();
   const apps: AppProcess[] = [];
   let schedulerEnv: Record<string, string>;
+  let billingEnv: Record<string, string>;
+  let billing: AppProcess;
   let scheduler: AppProcess;
 
   const deployment = (
@@ -186,7 +188,9 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
         START_BLOCK: '1',
       }),
     );
-    apps.push(await startApp('billing', await serviceEnv('billing')));
+    billingEnv = await serviceEnv('billing');
+    billing = await startApp('billing', billingEnv);
+    apps.push(billing);
     schedulerEnv = {
       ...(await serviceEnv('scheduler')),
       NETUID: String(netuid),
@@ -481,6 +485,52 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
     // Adopted, never replaced nor lost: one placement, and nothing charged twice.
     expect(tail.of(InstancePlaced, (event) => event.data.deploymentId === 'crash')).toHaveLength(1);
     expect(tail.of(InstanceLost, (event) => event.data.deploymentId === 'crash')).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await charged()).toBe(before + expected);
+  });
+
+  it('keeps the GPU-seconds of a billing outage and charges them once billing is back', async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const charged = async (): Promise<number> => {
+      const { rows } = await rpc.call(GetUsage, {
+        accountId: 'acct-gpu',
+        from: today,
+        to: today,
+        groupBy: 'item',
+      });
+      return Number(rows.find((row) => row.item === 'cpu')?.gpuSeconds ?? 0);
+    };
+    const before = await charged();
+    await rpc.call(
+      CreateDeployment,
+      deployment({
+        deploymentId: 'outage',
+        name: 'tiny-outage',
+        ownerAccountId: 'acct-gpu',
+        visibility: 'private',
+        minReplicas: 1,
+        maxReplicas: 1,
+      }),
+    );
+    const [ready] = await tail.waitFor(InstanceReady, (event) => event.data.deploymentId === 'outage', {
+      timeoutMs: 120_000,
+    });
+    await billing.process.kill('SIGKILL');
+    // Intervals complete while nobody answers chargeGpuUsage.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await rpc.call(DeleteDeployment, { deploymentId: 'outage' });
+    const [draining] = await tail.waitFor(
+      InstanceDraining,
+      (event) => event.data.instanceId === ready!.data.instanceId,
+    );
+    billing = await startApp('billing', billingEnv, { name: 'billing-restarted' });
+    apps.push(billing);
+    const expected = Math.floor((Date.parse(draining!.data.at) - Date.parse(ready!.data.at)) / 1_000);
+    expect(expected).toBeGreaterThanOrEqual(3);
+    await eventually(
+      async () => ((await charged()) === before + expected ? true : undefined),
+      `${expected} GPU-seconds charged after the outage`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(await charged()).toBe(before + expected);
   });
