@@ -105,7 +105,8 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
     CONSUMER_LEASE_TTL_MS: '1500',
   });
 
-  const demand = (deploymentId: string, requests: number) => {
+  /** One proxy replica's demand report for the window that just ended. */
+  const demand = (deploymentId: string, load: { inFlight?: number; queued?: number; requests: number }) => {
     const windowMs = 1_000;
     return store.append(demandStreamId(deploymentId, 'proxy-test'), [
       DemandObserved.create({
@@ -113,12 +114,33 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
         source: 'proxy-test',
         windowStart: new Date(Date.now() - windowMs).toISOString(),
         windowMs,
-        inFlight: 0,
-        queued: requests,
-        requests,
+        inFlight: load.inFlight ?? 0,
+        queued: load.queued ?? 0,
+        requests: load.requests,
         rejectedForCapacity: 0,
       }),
     ]);
+  };
+
+  /** Reports `load` every half second, as a proxy does each window, until `waiting` settles. */
+  const whileReporting = async <T>(
+    deploymentId: string,
+    load: Parameters<typeof demand>[1],
+    waiting: Promise<T>,
+  ): Promise<T> => {
+    let settled = false;
+    const reports = (async () => {
+      while (!settled) {
+        await demand(deploymentId, load);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+    try {
+      return await waiting;
+    } finally {
+      settled = true;
+      await reports;
+    }
   };
 
   const chat = (endpoint: string, modelName: string, token: string | undefined) =>
@@ -326,22 +348,9 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
     );
     expect(tail.of(InstancePlaced, (event) => event.data.deploymentId === 'idle')).toEqual([]);
     // A proxy reports queued requests every window until a replica serves them.
-    const withDemand = async <T>(waiting: Promise<T>): Promise<T> => {
-      let waited = false;
-      const reports = (async () => {
-        while (!waited) {
-          await demand('idle', 1);
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        }
-      })();
-      try {
-        return await waiting;
-      } finally {
-        waited = true;
-        await reports;
-      }
-    };
-    const [first] = await withDemand(
+    const [first] = await whileReporting(
+      'idle',
+      { queued: 1, requests: 1 },
       tail.waitFor(InstanceReady, (event) => event.data.deploymentId === 'idle', { timeoutMs: 120_000 }),
     );
     const [up] = tail.of(DeploymentScaled, (event) => event.data.deploymentId === 'idle');
@@ -356,7 +365,9 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
     await tail.waitFor(InstanceStopped, (event) => event.data.instanceId === first!.data.instanceId);
     expect(tail.of(InstancePlaced, (event) => event.data.deploymentId === 'idle')).toHaveLength(1);
 
-    const back = await withDemand(
+    const back = await whileReporting(
+      'idle',
+      { queued: 1, requests: 1 },
       tail.waitFor(InstanceReady, (event) => event.data.deploymentId === 'idle', {
         count: 2,
         timeoutMs: 120_000,
@@ -364,6 +375,47 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
     );
     expect(back[1]!.data.instanceId).not.toBe(first!.data.instanceId);
     await rpc.call(DeleteDeployment, { deploymentId: 'idle' });
+  });
+
+  it('scales up when in-flight requests pass half the capacity, and down again when they drop', async () => {
+    await rpc.call(
+      CreateDeployment,
+      deployment({ deploymentId: 'busy', name: 'tiny-busy', concurrency: 2, minReplicas: 1, maxReplicas: 2 }),
+    );
+    const [first] = await tail.waitFor(InstanceReady, (event) => event.data.deploymentId === 'busy', {
+      timeoutMs: 120_000,
+    });
+    // 2 in flight + 1 queued on one replica of concurrency 2: above 0.5 of its capacity.
+    const [second] = await whileReporting(
+      'busy',
+      { inFlight: 2, queued: 1, requests: 5 },
+      tail.waitFor(
+        InstanceReady,
+        (event) => event.data.deploymentId === 'busy' && event.data.instanceId !== first!.data.instanceId,
+        { timeoutMs: 120_000 },
+      ),
+    );
+    const [up] = tail.of(DeploymentScaled, (event) => event.data.deploymentId === 'busy');
+    expect(up!.data).toMatchObject({ toReplicas: 2, reason: 'demand' });
+    expect(second!.data.minerHotkey).not.toBe(first!.data.minerHotkey);
+
+    // Still used, but below 0.2 of two replicas' capacity: one replica goes.
+    const [drained] = await whileReporting(
+      'busy',
+      { inFlight: 0, queued: 0, requests: 1 },
+      tail.waitFor(InstanceDraining, (event) => event.data.deploymentId === 'busy'),
+    );
+    expect(drained!.data.reason).toBe('scale-down');
+    const scaled = tail.of(DeploymentScaled, (event) => event.data.deploymentId === 'busy');
+    expect(scaled.map((event) => [event.data.toReplicas, event.data.reason])).toEqual([
+      [2, 'demand'],
+      [1, 'low-utilisation'],
+    ]);
+    await rpc.call(DeleteDeployment, { deploymentId: 'busy' });
+    await eventually(async () => {
+      const { instances } = await rpc.call(ListInstances, { deploymentId: 'busy' });
+      return instances.length === 0 ? true : undefined;
+    }, 'every replica of the busy deployment stopped');
   });
 
   it('charges a private deployment for exactly the GPU-seconds it was ready', async () => {
