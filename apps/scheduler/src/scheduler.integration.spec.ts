@@ -282,10 +282,15 @@ describe('scheduler against real miner-agents', () => {
     expect(view.instances.map((instance) => [instance.instanceId, instance.state])).toEqual([
       [ready!.data.instanceId, 'ready'],
     ]);
+    // Miner state is as of the last poll: wait for one that saw the instance.
     const fleet = await eventually(async () => {
       const listed = await rpc.call(ListMiners, {});
-      return listed.miners.every((entry) => entry.status === 'healthy') ? listed : undefined;
-    }, 'both miners polled');
+      const host = listed.miners.find((entry) => entry.hotkey === ready!.data.minerHotkey);
+      return listed.miners.every((entry) => entry.status === 'healthy') &&
+        host?.capacity?.gpus.some((gpu) => gpu.instanceId !== null)
+        ? listed
+        : undefined;
+    }, 'both miners polled since the launch');
     expect(fleet.netuid).toBe(NETUID);
     expect(fleet.miners.map((entry) => entry.hotkey).sort()).toEqual([...hotkeys].sort());
     const host = fleet.miners.find((entry) => entry.hotkey === ready!.data.minerHotkey)!;

@@ -43,6 +43,9 @@ import {
 } from './__tests__/platform-processes.js';
 
 const SECRET = 'processes-instance-token-secret-0123456789';
+const utcDay = (): string => new Date().toISOString().slice(0, 10);
+/** Usage is asked from the day the file started: a run can cross midnight UTC. */
+const firstDay = utcDay();
 const MINERS = 3;
 const tesseraMiner = fileURLToPath(new URL('../../miner-agent/dist/cli/main.js', import.meta.url));
 
@@ -459,17 +462,21 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
       Math.floor((Date.parse(draining!.data.at) - Date.parse(ready!.data.at)) / 1_000) * ready!.data.gpuCount;
     expect(expected).toBeGreaterThanOrEqual(3);
 
-    const today = new Date().toISOString().slice(0, 10);
-    const usage = await eventually(async () => {
-      const { rows } = await rpc.call(GetUsage, {
-        accountId: 'acct-gpu',
-        from: today,
-        to: today,
-        groupBy: 'item',
-      });
-      const row = rows.find((candidate) => candidate.item === 'cpu');
-      return row && Number(row.gpuSeconds) === expected ? row : undefined;
-    }, `usage of ${expected} GPU-seconds`);
+    let seen: unknown;
+    const usage = await eventually(
+      async () => {
+        const { rows } = await rpc.call(GetUsage, {
+          accountId: 'acct-gpu',
+          from: firstDay,
+          to: utcDay(),
+          groupBy: 'item',
+        });
+        seen = rows;
+        const row = rows.find((candidate) => candidate.item === 'cpu');
+        return row && Number(row.gpuSeconds) === expected ? row : undefined;
+      },
+      () => `usage of ${expected} GPU-seconds (last seen ${JSON.stringify(seen)})`,
+    );
     // 1 nano-USD per GPU-second at this price.
     expect(usage.amount).toBe(String(expected));
     // It stays exact: nothing is charged again once the instance has stopped.
@@ -477,20 +484,19 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     const { rows } = await rpc.call(GetUsage, {
       accountId: 'acct-gpu',
-      from: today,
-      to: today,
+      from: firstDay,
+      to: utcDay(),
       groupBy: 'item',
     });
     expect(rows.find((row) => row.item === 'cpu')?.gpuSeconds).toBe(String(expected));
   });
 
   it('hands over to a standby when the scheduler is killed with SIGKILL: the replica is adopted, its GPU-seconds charged once', async () => {
-    const today = new Date().toISOString().slice(0, 10);
     const charged = async (): Promise<number> => {
       const { rows } = await rpc.call(GetUsage, {
         accountId: 'acct-gpu',
-        from: today,
-        to: today,
+        from: firstDay,
+        to: utcDay(),
         groupBy: 'item',
       });
       return Number(rows.find((row) => row.item === 'cpu')?.gpuSeconds ?? 0);
@@ -542,12 +548,11 @@ describe('scheduler with billing, the chain indexer and three miner-agents as pr
   });
 
   it('keeps the GPU-seconds of a billing outage and charges them once billing is back', async () => {
-    const today = new Date().toISOString().slice(0, 10);
     const charged = async (): Promise<number> => {
       const { rows } = await rpc.call(GetUsage, {
         accountId: 'acct-gpu',
-        from: today,
-        to: today,
+        from: firstDay,
+        to: utcDay(),
         groupBy: 'item',
       });
       return Number(rows.find((row) => row.item === 'cpu')?.gpuSeconds ?? 0);

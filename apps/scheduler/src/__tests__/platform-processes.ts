@@ -98,10 +98,13 @@ export async function startMiner(env: Record<string, string>, minerPort?: number
   return { ...app, minerPort: port, baseUrl: `http://127.0.0.1:${port}` };
 }
 
-/** Polls `read` until it returns something other than undefined; fails with `what` after `timeoutMs`. */
+/**
+ * Polls `read` until it returns something other than undefined; fails with `what` after
+ * `timeoutMs` (a function is asked at that moment, so it can say what was seen last).
+ */
 export async function eventually<T>(
   read: () => Promise<T | undefined>,
-  what: string,
+  what: string | (() => string),
   timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -115,7 +118,7 @@ export async function eventually<T>(
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `${what}: not within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+        `${typeof what === 'string' ? what : what()}: not within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`,
       );
     }
     await sleep(100);
