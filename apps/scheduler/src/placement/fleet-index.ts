@@ -105,8 +105,12 @@ interface GpuClass {
   readonly key: string;
   readonly gpuType: string;
   readonly memoryMiB: number;
-  /** `byFree[n]`: miners with exactly n free GPUs of this class and a free instance slot. */
-  readonly byFree: IndexedSet[];
+  /**
+   * `byFree[n].get(engine)`: miners offering `engine` with exactly n free GPUs of this class and
+   * a free instance slot. Keyed by engine too, so a request for an engine few miners offer does
+   * not sample (and then scan) miners that cannot take it.
+   */
+  readonly byFree: Map<EngineName, IndexedSet>[];
 }
 
 interface MinerEntry {
@@ -130,7 +134,7 @@ const SCAN_BELOW = 32;
 const SAMPLE_TRIES = 16;
 
 /**
- * The fleet indexed by GPU class and free-GPU count, so one placement decision looks at a few
+ * The fleet indexed by GPU class, free-GPU count and engine, so one placement decision looks at a few
  * buckets instead of every miner: its cost stays flat as the fleet grows. The rules (filter, then
  * spread across miners and coldkeys, then bin-pack, seeded tie-break) are those of
  * {@link placeReplicas}; `reserve` and `release` keep the index in step with decisions.
@@ -217,7 +221,7 @@ export class FleetIndex {
       for (let free = count; free <= maxFree; free++) {
         const sets: { gpuClass: GpuClass; members: IndexedSet }[] = [];
         for (const gpuClass of classes) {
-          const members = gpuClass.byFree[free];
+          const members = gpuClass.byFree[free]?.get(request.engine);
           if (members && members.size > 0) sets.push({ gpuClass, members });
         }
         if (sets.length === 0) continue;
@@ -314,7 +318,10 @@ export class FleetIndex {
   }
 
   private unbucket(entry: MinerEntry): void {
-    for (const [key, free] of entry.buckets) this.classes.get(key)?.byFree[free]?.delete(entry.hotkey);
+    for (const [key, free] of entry.buckets) {
+      const bucket = this.classes.get(key)?.byFree[free];
+      for (const engine of entry.engines) bucket?.get(engine)?.delete(entry.hotkey);
+    }
     entry.buckets.clear();
   }
 
@@ -325,8 +332,13 @@ export class FleetIndex {
     for (const [key, free] of entry.freeByClass) {
       if (free.length === 0) continue;
       const gpuClass = this.classes.get(key) as GpuClass;
-      while (gpuClass.byFree.length <= free.length) gpuClass.byFree.push(new IndexedSet());
-      (gpuClass.byFree[free.length] as IndexedSet).add(entry.hotkey);
+      while (gpuClass.byFree.length <= free.length) gpuClass.byFree.push(new Map());
+      const bucket = gpuClass.byFree[free.length] as Map<EngineName, IndexedSet>;
+      for (const engine of entry.engines) {
+        let members = bucket.get(engine);
+        if (!members) bucket.set(engine, (members = new IndexedSet()));
+        members.add(entry.hotkey);
+      }
       entry.buckets.set(key, free.length);
     }
   }
