@@ -181,7 +181,7 @@ export const natsPermissions = {
     serves: ['rpc.scheduler.>'],
     // GPU-seconds of private deployments.
     calls: [ChargeGpuUsage.subject, ...metagraphCalls],
-    leases: ['scheduler-placement'],
+    leases: ['scheduler-placement', 'scheduler-miners', 'scheduler-instances'],
     kvBuckets: none,
     objectStores: [snapshotBucket('scheduler')],
   },

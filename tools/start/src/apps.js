@@ -18,6 +18,9 @@ export const KNOWN_APPS = [
   'miner-agent',
 ];
 
+/** Apps that run outside the platform, on miners' hosts: no NATS identity, no database. */
+export const OFF_PLATFORM_APPS = ['miner-agent'];
+
 /**
  * @typedef {object} AppSpec
  * @property {string} name

@@ -3,10 +3,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setInterval, clearInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
-import { discoverApps, startApp, stopApps } from './apps.js';
+import { discoverApps, OFF_PLATFORM_APPS, startApp, stopApps } from './apps.js';
 import { loadEnvFile, portFromEnv } from './env.js';
 import { MissingPrerequisiteError, startInfrastructure } from './infra.js';
+import { LOCAL_PLATFORM_APPS, seedLocalPlatform, startLocalPlatform } from './local-platform.js';
 import { info, warn } from './log.js';
+import { freePort, isPortFree } from './ports.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -64,6 +66,27 @@ export async function main() {
       if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGKILL');
   });
 
+  // Without CHAIN_ENDPOINT, the chain is a local one that starts from its genesis on every run,
+  // so the platform's own state (streams, projections) starts afresh with it: state kept from an
+  // earlier chain would point at blocks this one never had.
+  const built = discoverApps(appsDir, portBase, process.env).map((spec) => spec.name);
+  const wantsLocalPlatform =
+    !process.env['CHAIN_ENDPOINT'] &&
+    process.env['TESSERA_LOCAL_PLATFORM'] !== '0' &&
+    LOCAL_PLATFORM_APPS.every((name) => built.includes(name));
+  if (wantsLocalPlatform) {
+    if (process.env['NATS_URL'] || process.env['DATABASE_URL']) {
+      warn(
+        'a local chain with NATS_URL/DATABASE_URL: state kept there from an earlier chain will not match this one',
+      );
+    } else {
+      info(`local chain: clearing the previous run's NATS and Postgres data in ${dataDir}`);
+      for (const dir of ['nats', 'postgres']) rmSync(join(dataDir, dir), { recursive: true, force: true });
+    }
+  }
+
+  /** @type {import('./local-platform.js').LocalPlatform | undefined} */
+  let local;
   try {
     infra = await startInfrastructure({
       dataDir,
@@ -88,6 +111,18 @@ export async function main() {
   const natsUrlFile = infra.natsKeysDir ? join(infra.natsKeysDir, 'nats-url') : undefined;
   if (natsUrlFile) writeFileSync(natsUrlFile, infra.natsUrl, { mode: 0o600 });
 
+  if (!stopping && wantsLocalPlatform) {
+    const wanted = portFromEnv('MINER_PORT', 8091);
+    const minerPort = (await isPortFree(wanted.port)) ? wanted.port : await freePort();
+    try {
+      local = await startLocalPlatform({ dataDir, minerPort, appsDir, log: info });
+    } catch (error) {
+      warn(`the local chain did not start: ${error instanceof Error ? error.message : String(error)}`);
+      await infra.stop();
+      return 1;
+    }
+  }
+
   if (!stopping) {
     /** @type {NodeJS.ProcessEnv} */
     const env = { ...process.env, NATS_URL: infra.natsUrl, DATABASE_URL: infra.databaseUrl };
@@ -104,13 +139,14 @@ export async function main() {
     specs.forEach((spec, index) => {
       info(`starting ${spec.name} on HTTP port ${spec.httpPort}`);
       const seed = natsKeys ? natsKeySeed(natsKeys, spec.name) : undefined;
-      if (natsKeys && seed === undefined) {
+      const appEnv = { ...env, ...local?.envFor(spec.name) };
+      if (natsKeys && seed === undefined && !OFF_PLATFORM_APPS.includes(spec.name)) {
         warn(
           `${spec.name} has no NATS identity in packages/contracts/src/nats-permissions.ts: NATS will refuse its connection`,
         );
       }
       apps.push(
-        startApp(spec, index, seed ? { ...env, NATS_NKEY_SEED: seed } : env, (app, code, signal) => {
+        startApp(spec, index, seed ? { ...appEnv, NATS_NKEY_SEED: seed } : appEnv, (app, code, signal) => {
           warn(
             `${app.spec.name} exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); the others keep running`,
           );
@@ -125,6 +161,23 @@ export async function main() {
         `operator CLI: npx tessera --help (from this repository it finds NATS and the operator seed in ${infra.natsKeysDir}; elsewhere set NATS_URL=${infra.natsUrl} NATS_NKEY_SEED="$(cat ${join(infra.natsKeysDir, 'operator.nk')})")`,
       );
     }
+    if (local) {
+      const operatorSeed = natsKeys ? natsKeySeed(natsKeys, 'operator') : undefined;
+      const proxy = specs.find((spec) => spec.name === 'inference-proxy');
+      void seedLocalPlatform(local, { natsUrl: infra.natsUrl, operatorSeed, stopped: () => stopping }).then(
+        (demo) => {
+          if (!demo) return;
+          info(
+            `demo: account "${demo.accountId}" has $5.00 of credit; deployment "${demo.deploymentId}" (model "${demo.model}") is starting on the demo miner`,
+          );
+          if (proxy)
+            info(
+              `demo: OpenAI-compatible API at http://127.0.0.1:${proxy.httpPort}/v1 (see the README for a key)`,
+            );
+        },
+        (error) => warn(`demo set-up failed: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    }
   }
 
   // Signal handlers do not keep Node's event loop alive; this does, until a stop is requested.
@@ -135,6 +188,10 @@ export async function main() {
   if (apps.length > 0) {
     info(`stopping ${apps.length} app(s)`);
     await stopApps(apps, graceMs, info);
+  }
+  if (local) {
+    info('stopping the local chain');
+    await local.stop();
   }
   if (natsUrlFile) rmSync(natsUrlFile, { force: true });
   if (infra.startedPostgres || infra.startedNats) info('stopping Postgres and NATS');
