@@ -1,6 +1,5 @@
 // Runs the real `npm start` entry point (tools/start/start.js) against a temporary data
 // directory and temporary apps, with real nats-server and Postgres processes.
-import { spawn, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -13,69 +12,12 @@ import {
 } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isListening } from '../src/ports.js';
-
-const startScript = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'start.js');
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  waitFor: (pattern: RegExp, timeoutMs: number) => Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function runStart(cwd: string, env: NodeJS.ProcessEnv): Started {
-  // Its own process group, like a job in a terminal: `ctrlC` signals the whole group.
-  const child = spawn(process.execPath, [startScript], {
-    cwd,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let output = '';
-  const waiters = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-    for (const wake of waiters) wake();
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
-    child.once('exit', (code, signal) => {
-      resolveExit({ code, signal });
-      for (const wake of waiters) wake();
-    });
-  });
-  const waitFor = (pattern: RegExp, timeoutMs: number) =>
-    new Promise<RegExpMatchArray>((resolveMatch, reject) => {
-      const check = () => {
-        const match = output.match(pattern);
-        if (match) {
-          done();
-          resolveMatch(match);
-        } else if (child.exitCode !== null || child.signalCode !== null) {
-          done();
-          reject(new Error(`start.js exited before printing ${pattern}:\n${output}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${output}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
-    });
-  return { child, output: () => output, waitFor, exited };
-}
+import { cleanEnv, runStart, startScript } from './start-process.js';
 
 /** A NATS server greets every client with INFO: what it runs (JetStream) and whether it wants credentials. */
 function natsHandshake(port: number): Promise<{ info: Record<string, unknown> }> {
@@ -100,16 +42,6 @@ function natsHandshake(port: number): Promise<{ info: Record<string, unknown> }>
       reject(error);
     });
   });
-}
-
-/** Environment for start.js without anything from the developer's shell that would change its behaviour. */
-function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if (/^(NATS_|DATABASE_URL|POSTGRES_PORT|TESSERA_|HTTP_PORT)/.test(key) || key.endsWith('_HTTP_PORT'))
-      delete env[key];
-  }
-  return { ...env, ...extra };
 }
 
 function writeApp(appsDir: string, name: string, source: string): void {
