@@ -29,7 +29,12 @@ import { type SchedulerTables } from '../database/tables.js';
 import { type CatalogState, type DeploymentRecord } from '../deployments/deployment-catalog.decider.js';
 import { type DeploymentCatalog } from '../deployments/deployment-catalog.service.js';
 import { FleetMonitor, runBounded, type MinerRecord } from '../fleet/fleet-monitor.js';
-import { MinerClient, isMinerUnreachable, type MinerAddress } from '../fleet/miner-client.js';
+import {
+  MinerClient,
+  isConnectionRefused,
+  isMinerUnreachable,
+  type MinerAddress,
+} from '../fleet/miner-client.js';
 import {
   instanceDecider,
   isLive,
@@ -396,6 +401,17 @@ export class FleetController {
           instance.healthFailures >= this.deps.config.HEALTH_FAILURE_THRESHOLD &&
           instance.state.status === 'ready'
         ) {
+          if (isConnectionRefused(err)) {
+            // The miner-agent itself serves the data plane: nothing listening there means the
+            // miner is gone (killed, crashed), not this instance. Its polls would say so next.
+            await this.transition(instance, {
+              kind: 'lose',
+              cause: 'unreachable',
+              lastSeenAt: this.fleet.miners.get(facts.minerHotkey)?.lastSeenAt?.toISOString() ?? null,
+              at: this.iso(),
+            });
+            return;
+          }
           const reason = `${instance.healthFailures} health checks in a row failed, last: ${err instanceof Error ? err.message : String(err)}`;
           await this.fail(instance, 'health-checks', reason);
         }

@@ -27,6 +27,20 @@ export function isMinerUnreachable(err: unknown): boolean {
   return isTesseraError(err, MinerClientErrorCode.Unreachable);
 }
 
+/**
+ * True when nothing accepted the connection at all (ECONNREFUSED): the miner-agent process that
+ * serves the address is gone, as opposed to a slow or broken answer.
+ */
+export function isConnectionRefused(err: unknown): boolean {
+  if (!isMinerUnreachable(err)) return false;
+  let cause: unknown = (err as Error).cause;
+  for (let depth = 0; depth < 3 && cause instanceof Error; depth++) {
+    if ((cause as NodeJS.ErrnoException).code === 'ECONNREFUSED') return true;
+    cause = cause.cause;
+  }
+  return false;
+}
+
 /** Where a miner is: its hotkey (replies must be signed by it) and base URL. */
 export interface MinerAddress {
   readonly hotkey: string;
