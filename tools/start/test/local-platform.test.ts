@@ -60,15 +60,26 @@ describe('npm start: the local platform', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('shows the demo deployment and the demo miner with the operator CLI', async () => {
+  it('shows the demo deployment and the demo miner with the operator CLI', { timeout: 90_000 }, async () => {
     const deployments = JSON.parse(await tessera('--json', 'deployments', 'list')) as {
       deployments: { deploymentId: string; ownerAccountId: string }[];
     };
     expect(deployments.deployments).toContainEqual(
       expect.objectContaining({ deploymentId: 'tiny-chat', ownerAccountId: 'demo' }),
     );
-    const miners = JSON.parse(await tessera('--json', 'miners', 'list')) as { miners: { status: string }[] };
-    expect(miners.miners.some((miner) => miner.status === 'healthy')).toBe(true);
+    // The scheduler polls each miner every few seconds: the demo miner turns healthy at its first poll.
+    const healthyMiners = async () => {
+      const listed = JSON.parse(await tessera('--json', 'miners', 'list')) as {
+        miners: { status: string }[];
+      };
+      return listed.miners.filter((miner) => miner.status === 'healthy').length;
+    };
+    let healthy = await healthyMiners();
+    for (const deadline = Date.now() + 60_000; healthy === 0 && Date.now() < deadline;) {
+      await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
+      healthy = await healthyMiners();
+    }
+    expect(healthy).toBe(1);
   });
 
   it('answers the openai SDK with the demo account’s new key: a completion and a stream', async () => {
