@@ -27,6 +27,7 @@ import {
   OpenAccount,
   RevokeApiKey,
   SetModelPrice,
+  Streams,
   instanceStreamId,
 } from '@tessera/contracts';
 import {
@@ -385,6 +386,21 @@ function quantile(values: number[], q: number): number {
 const round2 = (value: number) => (Number.isFinite(value) ? Number(value.toFixed(2)) : null);
 const rounded = (value: number) => (Number.isFinite(value) ? Math.round(value) : null);
 
+/** Waits (up to 60 s) until every consumer of the INFERENCE stream (billing's) has caught up. */
+async function quiet(): Promise<void> {
+  const jsm = await world.store.manager();
+  const stream = world.store.namespace.streamName(Streams.INFERENCE);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    let behind = 0;
+    for await (const consumer of jsm.consumers.list(stream))
+      behind += consumer.num_pending + consumer.num_ack_pending;
+    if (behind === 0 || Date.now() > deadline) break;
+    await sleep(200);
+  }
+  await sleep(300);
+}
+
 /** Each round visits every side; the order rotates so none always goes first or last. */
 async function alternate(work: (target: Target, round: number) => Promise<void>): Promise<void> {
   for (let round = 0; round < ROUNDS; round += 1) {
@@ -392,7 +408,7 @@ async function alternate(work: (target: Target, round: number) => Promise<void>)
       const side = SIDES[(i + round) % SIDES.length] as Side;
       await work(targets[side], round);
       // What a side left behind (billing charging Tessera's metered requests) must not load the next.
-      await sleep(1_000);
+      await quiet();
     }
   }
 }
