@@ -36,6 +36,7 @@ import { InferencePipeline } from './openai/inference-pipeline.js';
 import { registerOpenAiRoutes } from './openai/openai-routes.js';
 import { Prober } from './probing/prober.js';
 import { ReferenceModel } from './probing/reference-model.js';
+import { renderDocsPage } from './public-api/docs-page.js';
 import { openApiDocument } from './public-api/openapi-document.js';
 import { InstanceSelector } from './routing/instance-selector.js';
 import { RoutingTable } from './routing/routing-table.js';
@@ -191,8 +192,17 @@ export class InferenceProxy implements OnModuleInit {
       bodyLimit: config.MAX_BODY_BYTES,
       reportColdDemand: (deploymentId) => demand.cold(deploymentId),
     });
-    const document = JSON.stringify(openApiDocument());
-    fastify.get('/openapi.json', (_request, reply) => reply.type('application/json').send(document));
+    const document = openApiDocument();
+    const documentJson = JSON.stringify(document);
+    fastify.get('/openapi.json', (_request, reply) => reply.type('application/json').send(documentJson));
+    // The same document, readable: rendered once, nothing fetched from anywhere else.
+    const docsPage = renderDocsPage(document);
+    fastify.get('/docs', (_request, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+        .send(docsPage),
+    );
 
     this.shutdown.onDrain('rpc', 'inference-proxy', async (deadline) => {
       for (const timer of this.timers) clearInterval(timer);

@@ -148,4 +148,24 @@ describe('inference proxy: bad input on every route of its OpenAPI document', ()
     ).state.messages;
     expect(after).toBe(before.inference);
   });
+
+  it('serves a readable docs page, self-contained, listing every route of the same document', async () => {
+    const document = (await (await fetch(`${proxy.baseUrl}/openapi.json`)).json()) as Parameters<
+      typeof operationsOf
+    >[0] & { paths: Record<string, Record<string, { operationId: string }>> };
+    const response = await fetch(`${proxy.baseUrl}/docs`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const page = await response.text();
+    const operations = operationsOf(document);
+    expect(operations.length).toBeGreaterThan(15);
+    for (const operation of operations) {
+      const { operationId } = document.paths[operation.path]![operation.method.toLowerCase()]!;
+      expect(page, operationId).toContain(`href="#${operationId}"`);
+      expect(page, operationId).toContain(`${operation.method}</span> <code>${operation.path}</code>`);
+      for (const parameter of operation.parameters) expect(page).toContain(`<code>${parameter.name}</code>`);
+    }
+    expect(page).not.toMatch(/<script|<link|src=/);
+  });
 });
