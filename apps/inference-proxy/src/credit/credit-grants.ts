@@ -44,6 +44,12 @@ interface Grant {
   settling: boolean;
 }
 
+/** A grant billing made (none when it had nothing), and what was asked for it. */
+interface AskedGrant {
+  grant?: Grant;
+  asked: bigint;
+}
+
 /** Money held for one request until it ends. */
 export interface Reservation {
   readonly grantId: string | null;
@@ -105,7 +111,9 @@ const transient = handleWhen(
  */
 export class CreditGrants {
   private readonly grants = new Map<string, Grant[]>();
-  private readonly pendingGrant = new Map<string, Promise<Grant | undefined>>();
+  private readonly pendingGrant = new Map<string, Promise<AskedGrant>>();
+  /** What requests of each account that found no room are waiting for: the next grant covers all of it. */
+  private readonly waiting = new Map<string, bigint>();
   private readonly brokeUntil = new Map<string, number>();
   private readonly settlements = new Set<Promise<void>>();
   private readonly settlementsByAccount = new Map<string, Set<Promise<void>>>();
@@ -117,27 +125,20 @@ export class CreditGrants {
   async reserve(accountId: string, amount: bigint): Promise<Reservation> {
     if (amount === 0n) return { grantId: null, amount, settle: () => undefined };
     let grant = this.grantWithRoom(accountId, amount);
-    // Concurrent requests may use up a fresh grant before this one gets to it: ask again, a few times.
-    for (let attempt = 0; !grant && attempt < 3; attempt++) {
-      if ((this.brokeUntil.get(accountId) ?? 0) > this.options.clock.now().getTime()) {
-        throw proxyErrors.insufficientFunds();
-      }
-      const requested = this.grantSize(accountId, amount);
-      const fresh = await this.requestGrant(accountId, requested);
-      grant = this.grantWithRoom(accountId, amount);
-      const settling = this.settlementsByAccount.get(accountId);
-      if (!grant && settling && settling.size > 0) {
-        // Money of this account is on its way back from a grant being settled: wait for it, ask again.
-        await Promise.allSettled([...settling]);
-        continue;
-      }
-      if (!grant && (fresh === undefined || fresh.granted < requested)) {
-        // Billing had less than asked for: the balance is (nearly) spent.
-        this.brokeUntil.set(accountId, this.options.clock.now().getTime() + NO_FUNDS_MEMORY_MS);
+    // Held at once, in the same turn as the room was found: no other request can take it meanwhile.
+    if (grant) grant.reserved += amount;
+    else {
+      // Every request waiting counts in the next grant's size, so a burst is covered by one grant
+      // instead of each new grant being used up by the requests that got there first.
+      this.waiting.set(accountId, (this.waiting.get(accountId) ?? 0n) + amount);
+      try {
+        grant = await this.reserveFresh(accountId, amount);
+      } finally {
+        const left = (this.waiting.get(accountId) ?? 0n) - amount;
+        if (left > 0n) this.waiting.set(accountId, left);
+        else this.waiting.delete(accountId);
       }
     }
-    if (!grant) throw proxyErrors.insufficientFunds();
-    grant.reserved += amount;
     grant.lastReservedAtMs = this.options.clock.now().getTime();
     this.spendOf(accountId).add(grant.lastReservedAtMs, amount);
     this.topUpIfLow(accountId);
@@ -230,10 +231,40 @@ export class CreditGrants {
    * grant lasts a few settle intervals), at least four of the request at hand, at most the target.
    * Sized by spend, one replica never holds a small balance whole while the others starve.
    */
+  /**
+   * Waits for a grant with room for `amount` and holds it there; throws `INSUFFICIENT_FUNDS` when
+   * billing has too little.
+   */
+  private async reserveFresh(accountId: string, amount: bigint): Promise<Grant> {
+    // Concurrent requests may still use up a fresh grant before this one gets to it: ask again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if ((this.brokeUntil.get(accountId) ?? 0) > this.options.clock.now().getTime()) break;
+      const fresh = await this.requestGrant(accountId, this.grantSize(accountId, amount));
+      const grant = this.grantWithRoom(accountId, amount);
+      if (grant) {
+        grant.reserved += amount;
+        return grant;
+      }
+      const settling = this.settlementsByAccount.get(accountId);
+      if (settling && settling.size > 0) {
+        // Money of this account is on its way back from a grant being settled: wait for it, ask again.
+        await Promise.allSettled([...settling]);
+        continue;
+      }
+      // Billing had less than that grant asked for (whoever asked): the balance is (nearly) spent.
+      if (fresh.grant === undefined || fresh.grant.granted < fresh.asked) {
+        this.brokeUntil.set(accountId, this.options.clock.now().getTime() + NO_FUNDS_MEMORY_MS);
+      }
+    }
+    throw proxyErrors.insufficientFunds();
+  }
+
   private grantSize(accountId: string, amount: bigint): bigint {
     const spent = this.spendOf(accountId).total(this.options.clock.now().getTime());
     let size = spent * 2n > amount * 4n ? spent * 2n : amount * 4n;
     if (size > this.options.target) size = this.options.target;
+    const waiting = this.waiting.get(accountId) ?? 0n;
+    if (size < waiting) size = waiting;
     if (size < amount) size = amount;
     return size > 0n ? size : 1n;
   }
@@ -248,7 +279,7 @@ export class CreditGrants {
   }
 
   /** One GrantCredit in flight per account; retried with the same idempotency key while transient. */
-  private requestGrant(accountId: string, requested: bigint): Promise<Grant | undefined> {
+  private requestGrant(accountId: string, requested: bigint): Promise<AskedGrant> {
     const pending = this.pendingGrant.get(accountId);
     if (pending) return pending;
     const idempotencyKey = `${this.options.holder}:${randomUUID()}`;
@@ -264,7 +295,7 @@ export class CreditGrants {
       .then(
         (answer) => {
           const granted = BigInt(answer.granted);
-          if (granted === 0n) return undefined;
+          if (granted === 0n) return { asked: requested };
           const grant: Grant = {
             grantId: answer.grantId,
             accountId,
@@ -281,10 +312,10 @@ export class CreditGrants {
           const list = this.grants.get(accountId) ?? [];
           list.push(grant);
           this.grants.set(accountId, list);
-          return grant;
+          return { grant, asked: requested };
         },
-        (err: unknown) => {
-          if (isTesseraError(err, ErrorCode.InsufficientFunds)) return undefined;
+        (err: unknown): AskedGrant => {
+          if (isTesseraError(err, ErrorCode.InsufficientFunds)) return { asked: requested };
           this.options.logger.warn({ err, accountId }, 'credit grant failed');
           throw err;
         },
