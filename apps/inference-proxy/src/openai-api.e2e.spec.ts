@@ -79,7 +79,9 @@ describe('inference proxy: the OpenAI API through the official SDK, against bill
     await miner.launch('inst-a');
     // The scheduler's job: this test publishes the instance it would route to.
     await world.instanceReady(miner, 'inst-a');
-    proxy = await startProxyProcess(env);
+    // A small body limit, so the oversized request below is sent whole before the proxy answers
+    // 413 (a body still in flight when the server closes reaches the client as EPIPE, not a status).
+    proxy = await startProxyProcess(env, { MAX_BODY_BYTES: '16384' });
     client = new OpenAI({ baseURL: `${proxy.baseUrl}/v1`, apiKey, maxRetries: 0 });
   }, 240_000);
 
@@ -258,7 +260,7 @@ describe('inference proxy: the OpenAI API through the official SDK, against bill
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({
         model: 'tiny-chat',
-        messages: [{ role: 'user', content: 'x'.repeat(5_000_000) }],
+        messages: [{ role: 'user', content: 'x'.repeat(20_000) }],
       }),
     });
     expect(huge.status, await huge.clone().text()).toBe(413);
