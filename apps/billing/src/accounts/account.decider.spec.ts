@@ -251,6 +251,61 @@ describe('account decider: usage and receivables', () => {
     expect(decider.decide(charge('i', 99n, 'cap'), state)).toEqual([]);
     expect(state.idempotency.get('usage:i')).toMatchObject({ fingerprint: '', outcome: '' });
   });
+
+  it('charges a batch in one decision exactly as one by one, leaving the state untouched until evolved', () => {
+    const chargesOf = (commands: AccountCommand[]) =>
+      commands.map((command) => {
+        if (command.kind !== 'charge') throw new Error('not a charge');
+        return command.charge;
+      });
+    // Allowance (50), then the grant (40), then the balance (30), then owed (5); a repeated id once.
+    const singles = [
+      charge('b1', 30n, 'cap', GRANT),
+      charge('b2', 30n, 'cap', GRANT),
+      charge('b1', 30n, 'cap', GRANT),
+      charge('b3', 45n, 'cap', GRANT),
+      charge('b4', 20n, 'cap'),
+    ];
+    const oneByOne = History.given(open, credit(70n), grant(40n));
+    for (const single of singles) oneByOne.when(single);
+
+    const batched = History.given(open, credit(70n), grant(40n));
+    const before = structuredClone(batched.state);
+    const batch: AccountCommand = {
+      kind: 'chargeMany',
+      accountId: 'acme',
+      charges: chargesOf(singles),
+      dailyAllowance: 50n,
+      overdraft: 'cap',
+    };
+    const pending = decider.decide(batch, batched.state);
+    expect(batched.state).toEqual(before);
+    batched.when(batch);
+
+    const charged = (history: History) =>
+      history.events.filter((event) => UsageCharged.is(event)).map((event) => event.data);
+    expect(pending).toHaveLength(4);
+    expect(charged(batched)).toEqual(charged(oneByOne));
+    expect(batched.state).toEqual(oneByOne.state);
+    expect(batched.state).toMatchObject({ balance: 0n, held: 0n, owed: 5n });
+    // Charged ids stay charged for a later batch.
+    expect(decider.decide({ ...batch, charges: chargesOf([singles[0]!]) }, batched.state)).toEqual([]);
+  });
+
+  it('refuses a whole batch when one of its charges is refused', () => {
+    const { state } = History.given(open, credit(10n));
+    const command: AccountCommand = {
+      kind: 'chargeMany',
+      accountId: 'acme',
+      charges: [charge('r1', 5n, 'refuse'), charge('r2', 500n, 'refuse')].map((c) =>
+        c.kind === 'charge' ? c.charge : (undefined as never),
+      ),
+      dailyAllowance: 0n,
+      overdraft: 'refuse',
+    };
+    expect(isTesseraError(refusal(command, state), 'INSUFFICIENT_FUNDS')).toBe(true);
+    expect(state.balance).toBe(10n);
+  });
 });
 
 describe('account decider: deposits', () => {

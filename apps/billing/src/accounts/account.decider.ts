@@ -3,7 +3,13 @@ import { type Decider } from '@tessera/eventstore';
 import { decideApiKey, evolveApiKey, type ApiKeyCommand } from '../api-keys/api-key.decide.js';
 import { decideDeposit, evolveDeposit, type DepositCommand } from '../deposits/deposit.decide.js';
 import { decideGrant, evolveGrant, type GrantCommand } from '../grants/grant.decide.js';
-import { decideUsage, evolveUsage, type UsageCommand } from '../usage/usage.decide.js';
+import {
+  decideUsage,
+  decideUsageBatch,
+  evolveUsage,
+  type UsageBatchCommand,
+  type UsageCommand,
+} from '../usage/usage.decide.js';
 import {
   decideAccountLifecycle,
   evolveAccountLifecycle,
@@ -13,7 +19,12 @@ import { initialAccountState, pruneRetention, type AccountState } from './accoun
 
 /** Commands of the account aggregate. Time and ids arrive in the command, never read inside. */
 export type AccountCommand =
-  AccountLifecycleCommand | ApiKeyCommand | GrantCommand | UsageCommand | DepositCommand;
+  | AccountLifecycleCommand
+  | ApiKeyCommand
+  | GrantCommand
+  | UsageCommand
+  | UsageBatchCommand
+  | DepositCommand;
 
 /** Settings that shape the state every replay must agree on. */
 export interface AccountDeciderOptions {
@@ -62,6 +73,8 @@ export function createAccountDecider(options: AccountDeciderOptions): Decider<Ac
           return decideGrant(command, state);
         case 'charge':
           return decideUsage(command, state);
+        case 'chargeMany':
+          return decideUsageBatch(command, state);
         case 'creditDeposit':
           return decideDeposit(command, state);
         default: {

@@ -44,6 +44,20 @@ export type UsageCommand = {
 };
 
 /**
+ * Several completed requests of one account charged in one decision, so they are one commit on
+ * the account's stream instead of one each (what lets billing keep up with the proxy's request
+ * rate). Each charge is decided as if the ones before it had been applied; if any is refused,
+ * the whole command is, and the caller charges them one by one to find it.
+ */
+export interface UsageBatchCommand {
+  kind: 'chargeMany';
+  accountId: string;
+  charges: readonly UsageCharge[];
+  dailyAllowance: bigint;
+  overdraft: 'refuse' | 'cap';
+}
+
+/**
  * GPU time (training, deployments) is charged by its metering with an id that must never be
  * reused for other content, and a retry answers with the first charge's amount: those records
  * keep their content. Inference usage is charged once per request id and the first report wins
@@ -158,6 +172,66 @@ export function decideUsage(command: UsageCommand, state: AccountState): readonl
       throw billingErrors.insufficientFunds(command.accountId, available, charge.amount);
   }
   return [UsageCharged.create(planCharge(state, charge, usable, command.dailyAllowance))];
+}
+
+export function decideUsageBatch(command: UsageBatchCommand, state: AccountState): readonly PendingEvent[] {
+  requireOpened(state, command.accountId);
+  const scratch = scratchOf(state);
+  const pending: PendingEvent[] = [];
+  for (const charge of command.charges) {
+    const decided = decideUsage(
+      {
+        kind: 'charge',
+        accountId: command.accountId,
+        charge,
+        dailyAllowance: command.dailyAllowance,
+        overdraft: command.overdraft,
+      },
+      scratch,
+    );
+    for (const event of decided) {
+      // Evolved on the scratch copy only (its time matters to nothing the next charge reads).
+      evolveUsage(scratch, { ...event, occurredAt: new Date(0).toISOString() } as unknown as Event);
+      pending.push(event);
+    }
+  }
+  return pending;
+}
+
+/**
+ * A copy of an account to decide a batch on: scalars copied, and the grants and idempotency
+ * keys read through to the real state, copied only where a charge changes them. The real
+ * state is evolved by the stored events once the commit lands.
+ */
+function scratchOf(state: AccountState): AccountState {
+  return {
+    ...state,
+    grants: new ReadThroughMap(state.grants, (grant) => ({ ...grant })),
+    idempotency: new ReadThroughMap(state.idempotency, (record) => record),
+  };
+}
+
+/** A map over a base map it never changes: a value read from the base is copied in first. */
+class ReadThroughMap<K, V> extends Map<K, V> {
+  constructor(
+    private readonly base: ReadonlyMap<K, V>,
+    private readonly copy: (value: V) => V,
+  ) {
+    super();
+  }
+
+  override get(key: K): V | undefined {
+    if (super.has(key)) return super.get(key);
+    const value = this.base.get(key);
+    if (value === undefined) return undefined;
+    const copied = this.copy(value);
+    super.set(key, copied);
+    return copied;
+  }
+
+  override has(key: K): boolean {
+    return super.has(key) || this.base.has(key);
+  }
 }
 
 /** Applies usage charges; false for any other event. */
