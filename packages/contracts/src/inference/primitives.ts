@@ -19,7 +19,7 @@ export const InferenceErrorCode = {
 
 /**
  * A request id: what `x-request-id` carries and what billing charges once. Letters, digits, '_',
- * ':' and '-' (it becomes a subject token, `inference.request.<requestId>`).
+ * ':' and '-'.
  */
 export const requestIdSchema = z
   .string()
@@ -30,9 +30,14 @@ export const proxyReplicaSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,100}$/, "must be 1–100 letters, digits, '_' or '-'");
 
-/** The aggregate of one metered request: `inference.request.<requestId>` (one event, ever). */
-export function requestStreamId(requestId: string): string {
-  return streamIdOf('inference', 'request', requestId);
+/**
+ * The aggregate of one batch of metered requests, `inference.requests.<batchId>`: a proxy
+ * replica appends the requests that completed within a few milliseconds as one commit, once
+ * ever (a retried append of the batch is refused as already there). The batch id is fresh per
+ * batch; billing charges each request id inside it once.
+ */
+export function requestBatchStreamId(batchId: string): string {
+  return streamIdOf('inference', 'requests', batchId);
 }
 
 /** The aggregate of one probe: `inference.probe.<probeId>` (one event each, so replicas never contend). */

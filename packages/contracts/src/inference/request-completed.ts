@@ -4,8 +4,8 @@ import { accountIdSchema, apiKeyIdSchema, grantIdSchema } from '../billing/primi
 import { requestIdSchema } from './primitives.js';
 
 /**
- * The inference proxy finished a request (stream `inference.request.<requestId>`). Billing
- * charges it once per `requestId` through its grant; streamed requests report the tokens
+ * The inference proxy finished a request (in a batch's stream, `inference.requests.<batchId>`).
+ * Billing charges it once per `requestId` through its grant; streamed requests report the tokens
  * actually streamed.
  */
 export const RequestCompleted = defineEvent({
