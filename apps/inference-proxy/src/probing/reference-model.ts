@@ -33,7 +33,7 @@ export class ReferenceModel {
 
   /**
    * Walks the completion text with the reference: at each step the next piece of text must be
-   * the text of one of the reference's top-{@link RANK_LIMIT} tokens. Following the text rather
+   * the text of one of the reference's top-{@link RANK_LIMIT} tokens (the best ranked that fits). Following the text rather
    * than a re-tokenization of it keeps an honest answer from missing only because the engine cut
    * the same text into other tokens. A piece no top token matches is a miss, and the walk goes on
    * with the reference's own tokenization of the rest.
@@ -62,11 +62,16 @@ export class ReferenceModel {
       while (rest !== '' && tokens < bound) {
         let chosen: { token: Token; text: string } | undefined;
         let rank = 0;
+        // The best-ranked top token the text goes on with: a probe decodes greedily (temperature
+        // 0), so an honest engine took the reference's own choice, and taking a longer but lower
+        // ranked token instead would lead the walk off the engine's path (and into misses).
         for (const token of probabilities?.keys() ?? []) {
           if (rank++ >= RANK_LIMIT) break;
           const text = this.model.detokenize([token], false, history);
-          if (text !== '' && rest.startsWith(text) && (!chosen || text.length > chosen.text.length))
+          if (text !== '' && rest.startsWith(text)) {
             chosen = { token, text };
+            break;
+          }
         }
         if (!chosen) {
           misses++;
