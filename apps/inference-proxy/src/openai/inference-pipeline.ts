@@ -102,6 +102,8 @@ class RetryableUpstreamError extends Error {
 /** The request path of `/v1/chat/completions`, `/v1/completions` and `/v1/embeddings`. */
 export class InferencePipeline {
   private readonly agent: Dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
+  /** Each instance's bearer token, an HMAC that never changes for the instance: made once, not per request. */
+  private readonly instanceTokens = new Map<string, string>();
 
   constructor(private readonly options: InferencePipelineOptions) {}
 
@@ -277,7 +279,7 @@ export class InferencePipeline {
       headersTimeout: this.options.upstreamIdleTimeoutMs,
       bodyTimeout: this.options.upstreamIdleTimeoutMs,
       headers: {
-        authorization: `Bearer ${instanceToken(this.options.instanceTokenSecret, lease.instance.instanceId)}`,
+        authorization: `Bearer ${this.tokenFor(lease.instance.instanceId)}`,
         'content-type': 'application/json',
         'x-request-id': admitted.requestId,
       },
@@ -300,6 +302,17 @@ export class InferencePipeline {
     const first = await chunks.next();
     if (first.done) throw new RetryableUpstreamError('empty answer');
     return { answer, chunks, first };
+  }
+
+  private tokenFor(instanceId: string): string {
+    let token = this.instanceTokens.get(instanceId);
+    if (token === undefined) {
+      // Instances come and go: an old one's token is dropped long before this holds much.
+      if (this.instanceTokens.size >= 10_000) this.instanceTokens.clear();
+      token = instanceToken(this.options.instanceTokenSecret, instanceId);
+      this.instanceTokens.set(instanceId, token);
+    }
+    return token;
   }
 
   private async relayJson(
