@@ -19,12 +19,7 @@ import { initialAccountState, pruneRetention, type AccountState } from './accoun
 
 /** Commands of the account aggregate. Time and ids arrive in the command, never read inside. */
 export type AccountCommand =
-  | AccountLifecycleCommand
-  | ApiKeyCommand
-  | GrantCommand
-  | UsageCommand
-  | UsageBatchCommand
-  | DepositCommand;
+  AccountLifecycleCommand | ApiKeyCommand | GrantCommand | UsageCommand | UsageBatchCommand | DepositCommand;
 
 /** Settings that shape the state every replay must agree on. */
 export interface AccountDeciderOptions {
