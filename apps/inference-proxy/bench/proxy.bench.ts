@@ -93,7 +93,13 @@ const env: TestEnvironment = {
   },
 };
 const world = await outside(env);
-const billing = await startBillingProcess(env);
+// BENCH_BILLING_NODE_OPTIONS reaches billing's Node, as BENCH_PROXY_NODE_OPTIONS the proxies' (below).
+const billing = await startBillingProcess(
+  env,
+  process.env['BENCH_BILLING_NODE_OPTIONS']
+    ? { NODE_OPTIONS: process.env['BENCH_BILLING_NODE_OPTIONS'] }
+    : {},
+);
 await world.rpc.call(OpenAccount, { accountId: ACCOUNT, name: 'Bench' });
 await world.rpc.call(CreditAccount, { accountId: ACCOUNT, idempotencyKey: 'seed', amount: '1000000000000' });
 await world.rpc.call(SetModelPrice, {

@@ -6,7 +6,6 @@ import {
   RequestCompleted,
   RevokeApiKey,
   SetModelPrice,
-  Streams,
   type EventOf,
 } from '@tessera/contracts';
 import { sleep, type ManagedProcess } from '@tessera/devservers';
@@ -14,6 +13,7 @@ import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  eventually,
   outside,
   startBillingProcess,
   startMiner,
@@ -30,28 +30,11 @@ const cost = (prompt: number, completion: number) =>
   (BigInt(prompt) * INPUT_PRICE + BigInt(completion) * OUTPUT_PRICE + 999_999n) / 1_000_000n;
 
 async function completedEvents(world: Outside): Promise<EventOf<typeof RequestCompleted>[]> {
-  const found: EventOf<typeof RequestCompleted>[] = [];
-  const jsm = await world.store.manager();
-  const stream = world.store.namespace.streamName(Streams.INFERENCE);
-  const last = (await jsm.streams.info(stream)).state.last_seq;
-  for (let seq = 1; seq <= last; seq++) {
-    const message = await jsm.streams.getMessage(stream, { seq });
-    const body = message?.json<{ events?: unknown[] }>();
-    for (const raw of body?.events ?? []) {
-      const event = world.store.decoder.decode(raw);
-      if (RequestCompleted.is(event)) found.push(event);
-    }
-  }
-  return found;
+  return (await world.inferenceEvents()).filter((event) => RequestCompleted.is(event));
 }
 
-async function until(condition: () => Promise<boolean>, what: string, attempts = 400): Promise<void> {
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    if (await condition()) return;
-    await sleep(100);
-  }
-  throw new Error(`${what}: not reached`);
-}
+/** Polls `condition` until it holds. */
+const until = (condition: () => Promise<boolean>, what: string) => eventually(condition, (ok) => ok, what);
 
 describe('inference proxy: grants, limits and keys, with no call to billing per request', () => {
   let env: TestEnvironment;

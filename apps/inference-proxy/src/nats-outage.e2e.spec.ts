@@ -1,11 +1,4 @@
-import {
-  CreditAccount,
-  IssueApiKey,
-  OpenAccount,
-  RequestCompleted,
-  SetModelPrice,
-  Streams,
-} from '@tessera/contracts';
+import { CreditAccount, IssueApiKey, OpenAccount, RequestCompleted, SetModelPrice } from '@tessera/contracts';
 import { sleep, type ManagedProcess } from '@tessera/devservers';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import OpenAI from 'openai';
@@ -76,16 +69,9 @@ describe('inference proxy: serving through a NATS outage', () => {
     for (let attempt = 0; attempt < 600; attempt++) {
       counts = new Map();
       try {
-        const jsm = await world.store.manager();
-        const stream = world.store.namespace.streamName(Streams.INFERENCE);
-        const last = (await jsm.streams.info(stream)).state.last_seq;
-        for (let seq = 1; seq <= last; seq++) {
-          const body = (await jsm.streams.getMessage(stream, { seq }))?.json<{ events?: unknown[] }>();
-          for (const raw of body?.events ?? []) {
-            const event = world.store.decoder.decode(raw);
-            if (RequestCompleted.is(event))
-              counts.set(event.data.requestId, (counts.get(event.data.requestId) ?? 0) + 1);
-          }
+        for (const event of await world.inferenceEvents()) {
+          if (RequestCompleted.is(event))
+            counts.set(event.data.requestId, (counts.get(event.data.requestId) ?? 0) + 1);
         }
       } catch {
         // The test's own connection is reconnecting too.

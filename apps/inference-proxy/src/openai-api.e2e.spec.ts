@@ -1,16 +1,10 @@
-import {
-  CreditAccount,
-  IssueApiKey,
-  OpenAccount,
-  RequestCompleted,
-  SetModelPrice,
-  Streams,
-} from '@tessera/contracts';
+import { CreditAccount, IssueApiKey, OpenAccount, RequestCompleted, SetModelPrice } from '@tessera/contracts';
 import { sleep, type ManagedProcess } from '@tessera/devservers';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  eventually,
   outside,
   startBillingProcess,
   startMiner,
@@ -25,32 +19,13 @@ async function completedRequests(
   world: Outside,
 ): Promise<Map<string, ReturnType<typeof RequestCompleted.parse>[]>> {
   const byId = new Map<string, ReturnType<typeof RequestCompleted.parse>[]>();
-  const jsm = await world.store.manager();
-  const info = await jsm.streams.info(world.store.namespace.streamName(Streams.INFERENCE));
-  for (let seq = 1; seq <= info.state.last_seq; seq++) {
-    const message = await jsm.streams.getMessage(world.store.namespace.streamName(Streams.INFERENCE), {
-      seq,
-    });
-    if (!message) continue;
-    const body = message.json<{ events?: unknown[] }>();
-    for (const raw of body.events ?? [body]) {
-      const event = world.store.decoder.decode(raw);
-      if (!RequestCompleted.is(event)) continue;
-      const list = byId.get(event.data.requestId) ?? [];
-      list.push(event as ReturnType<typeof RequestCompleted.parse>);
-      byId.set(event.data.requestId, list);
-    }
+  for (const event of await world.inferenceEvents()) {
+    if (!RequestCompleted.is(event)) continue;
+    const list = byId.get(event.data.requestId) ?? [];
+    list.push(event as ReturnType<typeof RequestCompleted.parse>);
+    byId.set(event.data.requestId, list);
   }
   return byId;
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    const value = await read();
-    if (done(value)) return value;
-    await sleep(100);
-  }
-  throw new Error(`${what}: not reached`);
 }
 
 describe('inference proxy: the OpenAI API through the official SDK, against billing and a miner-agent', () => {

@@ -16,18 +16,7 @@ import {
 } from './__tests__/edge-processes.js';
 
 async function probes(world: Outside): Promise<EventOf<typeof ProbeCompleted>[]> {
-  const found: EventOf<typeof ProbeCompleted>[] = [];
-  const jsm = await world.store.manager();
-  const stream = world.store.namespace.streamName(Streams.INFERENCE);
-  const last = (await jsm.streams.info(stream)).state.last_seq;
-  for (let seq = 1; seq <= last; seq++) {
-    const body = (await jsm.streams.getMessage(stream, { seq }))?.json<{ events?: unknown[] }>();
-    for (const raw of body?.events ?? []) {
-      const event = world.store.decoder.decode(raw);
-      if (ProbeCompleted.is(event)) found.push(event);
-    }
-  }
-  return found;
+  return (await world.inferenceEvents()).filter((event) => ProbeCompleted.is(event));
 }
 
 describe('inference proxy: probing miners against a reference model', () => {

@@ -6,14 +6,13 @@ import {
   OpenAccount,
   RequestCompleted,
   SetModelPrice,
-  Streams,
-  type Event,
 } from '@tessera/contracts';
-import { sleep, type ManagedProcess } from '@tessera/devservers';
+import { type ManagedProcess } from '@tessera/devservers';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  eventually,
   outside,
   startBillingProcess,
   startMiner,
@@ -22,28 +21,6 @@ import {
   type Outside,
   type ProxyProcess,
 } from './__tests__/edge-processes.js';
-
-async function inferenceEvents(world: Outside): Promise<Event[]> {
-  const found: Event[] = [];
-  const jsm = await world.store.manager();
-  const stream = world.store.namespace.streamName(Streams.INFERENCE);
-  const last = (await jsm.streams.info(stream)).state.last_seq;
-  for (let seq = 1; seq <= last; seq++) {
-    const message = await jsm.streams.getMessage(stream, { seq });
-    const body = message?.json<{ events?: unknown[] }>();
-    for (const raw of body?.events ?? []) found.push(world.store.decoder.decode(raw));
-  }
-  return found;
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  for (let attempt = 0; attempt < 400; attempt++) {
-    const value = await read();
-    if (done(value)) return value;
-    await sleep(100);
-  }
-  throw new Error(`${what}: not reached`);
-}
 
 describe('inference proxy: routing over miners that die, and models that are cold', () => {
   let env: TestEnvironment;
@@ -110,8 +87,8 @@ describe('inference proxy: routing over miners that die, and models that are col
     );
     for (const { data } of answers) expect(data.usage?.completion_tokens).toBe(4);
     const ids = new Set(answers.map(({ response }) => response.headers.get('x-request-id')));
-    const events = await until(
-      () => inferenceEvents(world),
+    const events = await eventually(
+      () => world.inferenceEvents(),
       (found) =>
         found.filter((event) => RequestCompleted.is(event) && ids.has(event.data.requestId)).length ===
           ids.size && found.some((event) => InstanceUnhealthy.is(event)),
@@ -153,8 +130,8 @@ describe('inference proxy: routing over miners that die, and models that are col
       }
     })();
     expect(failure).toBeInstanceOf(OpenAI.APIError);
-    const events = await until(
-      () => inferenceEvents(world),
+    const events = await eventually(
+      () => world.inferenceEvents(),
       (found) => found.some((event) => RequestCompleted.is(event) && event.data.requestId === requestId),
       'the broken stream metered',
     );
@@ -178,8 +155,8 @@ describe('inference proxy: routing over miners that die, and models that are col
     expect(refused).toBeInstanceOf(OpenAI.InternalServerError);
     expect(refused).toMatchObject({ status: 503, code: 'no_capacity' });
     expect(Number(refused?.headers?.get('retry-after'))).toBeGreaterThan(0);
-    const events = await until(
-      () => inferenceEvents(world),
+    const events = await eventually(
+      () => world.inferenceEvents(),
       (found) => found.some((event) => DemandObserved.is(event) && event.data.deploymentId === 'dep-cold'),
       'demand for the cold deployment',
     );
@@ -208,8 +185,8 @@ describe('inference proxy: routing over miners that die, and models that are col
           messages: [{ role: 'user', content: 'hi' }],
           max_tokens: 3,
         });
-        await until(
-          () => inferenceEvents(world),
+        await eventually(
+          () => world.inferenceEvents(),
           (found) => found.some((event) => DemandObserved.is(event) && event.data.source === 'proxy-b'),
           'demand from the waiting request',
         );

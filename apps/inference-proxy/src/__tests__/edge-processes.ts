@@ -16,6 +16,7 @@ import {
   instanceStreamId,
   instanceToken,
   minerDataPlaneBasePath,
+  type Event,
   type LaunchInstanceRequest,
 } from '@tessera/contracts';
 import {
@@ -78,7 +79,10 @@ function baseEnv(env: TestEnvironment, name: string, port: number): Record<strin
 }
 
 /** Billing (built `dist/main.js`) on the test's servers. */
-export async function startBillingProcess(env: TestEnvironment): Promise<ManagedProcess> {
+export async function startBillingProcess(
+  env: TestEnvironment,
+  extra: Record<string, string> = {},
+): Promise<ManagedProcess> {
   const port = await findFreePort();
   const child = startManagedProcess({
     name: 'billing',
@@ -91,6 +95,7 @@ export async function startBillingProcess(env: TestEnvironment): Promise<Managed
       DATABASE_SCHEMA: env.schema,
       API_KEY_PEPPER: PEPPER,
       DEPOSIT_SEED: '//TesseraProxyTestSeed',
+      ...extra,
     },
   });
   await waitReady('billing', child, port, '/health/ready');
@@ -226,7 +231,26 @@ export interface Outside {
   instanceReady(miner: MinerHarness, instanceId: string, placement?: Placement): Promise<void>;
   /** Publishes `scheduler.InstanceStopped` (the instance leaves the routing table). */
   instanceStopped(miner: MinerHarness, instanceId: string, placement?: Placement): Promise<void>;
+  /** The INFERENCE stream's messages after sequence `after`, each with the events it carries. */
+  inferenceMessages(after?: number): Promise<{ seq: number; events: Event[] }[]>;
+  /** Every event on the INFERENCE stream, in order. */
+  inferenceEvents(): Promise<Event[]>;
   close(): Promise<void>;
+}
+
+/** Reads `read` every 100 ms until `done` says its value is the one waited for. */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+  attempts = 400,
+): Promise<T> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const value = await read();
+    if (done(value)) return value;
+    await sleep(100);
+  }
+  throw new Error(`${what}: not reached`);
 }
 
 export async function outside(env: TestEnvironment): Promise<Outside> {
@@ -238,6 +262,17 @@ export async function outside(env: TestEnvironment): Promise<Outside> {
     namespace: env.namespace,
   });
   await store.ensureStreams([Streams.SCHEDULER, Streams.INFERENCE]);
+  const inferenceMessages = async (after = 0) => {
+    const jsm = await store.manager();
+    const stream = store.namespace.streamName(Streams.INFERENCE);
+    const last = (await jsm.streams.info(stream)).state.last_seq;
+    const messages: { seq: number; events: Event[] }[] = [];
+    for (let seq = after + 1; seq <= last; seq++) {
+      const body = (await jsm.streams.getMessage(stream, { seq }))?.json<{ events?: unknown[] }>();
+      messages.push({ seq, events: (body?.events ?? []).map((raw) => store.decoder.decode(raw)) });
+    }
+    return messages;
+  };
   return {
     nc,
     rpc,
@@ -270,6 +305,8 @@ export async function outside(env: TestEnvironment): Promise<Outside> {
       });
       await store.append(instanceStreamId(instanceId), [event]);
     },
+    inferenceMessages,
+    inferenceEvents: async () => (await inferenceMessages()).flatMap((message) => message.events),
     close: () => nc.close(),
   };
 }

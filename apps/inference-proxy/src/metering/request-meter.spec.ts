@@ -1,6 +1,6 @@
 // The meter against a real JetStream: completed requests go out in batches (one commit each),
 // every request id exactly once, and nothing is left waiting after a flush.
-import { RequestCompleted, Streams } from '@tessera/contracts';
+import { RequestCompleted } from '@tessera/contracts';
 import { sleep } from '@tessera/devservers';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import pino from 'pino';
@@ -37,27 +37,15 @@ describe('RequestMeter', () => {
     await env?.cleanup();
   });
 
-  /** The INFERENCE stream's messages from `after` on, each as the request ids it carries. */
+  /** The INFERENCE stream's messages after `after`, each as the request ids it carries. */
   async function messagesAfter(after: number): Promise<string[][]> {
-    const jsm = await world.store.manager();
-    const stream = world.store.namespace.streamName(Streams.INFERENCE);
-    const last = (await jsm.streams.info(stream)).state.last_seq;
-    const messages: string[][] = [];
-    for (let seq = after + 1; seq <= last; seq++) {
-      const body = (await jsm.streams.getMessage(stream, { seq }))?.json<{ events?: unknown[] }>();
-      const ids: string[] = [];
-      for (const raw of body?.events ?? []) {
-        const event = world.store.decoder.decode(raw);
-        if (RequestCompleted.is(event)) ids.push(event.data.requestId);
-      }
-      messages.push(ids);
-    }
-    return messages;
+    return (await world.inferenceMessages(after)).map((message) =>
+      message.events.filter((event) => RequestCompleted.is(event)).map((event) => event.data.requestId),
+    );
   }
 
   async function lastSequence(): Promise<number> {
-    const jsm = await world.store.manager();
-    return (await jsm.streams.info(world.store.namespace.streamName(Streams.INFERENCE))).state.last_seq;
+    return (await world.inferenceMessages()).at(-1)?.seq ?? 0;
   }
 
   it('appends requests completed together as batches of at most maxBatch, each id once', async () => {
