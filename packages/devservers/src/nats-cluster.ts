@@ -45,6 +45,29 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   const size = options.nodes ?? 3;
   if (!Number.isInteger(size) || size < 1)
     throw new RangeError(`a cluster needs at least one node, not ${size}`);
+  // Now and then (about 1 start in 10 here) nodes started together elect a meta leader that never
+  // counts one of them as a JetStream peer ("no suitable peers" for a stream on every node, for
+  // good). A cluster that has not gathered every peer within a few seconds is started again,
+  // from fresh ports and stores, until the overall timeout.
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  for (;;) {
+    const attemptMs = Math.min(FORMATION_ATTEMPT_MS, deadline - Date.now());
+    try {
+      return await startClusterOnce(size, options, attemptMs);
+    } catch (err) {
+      if (Date.now() + 1_000 >= deadline) throw err;
+    }
+  }
+}
+
+/** How long one start waits for every node to join before it is given up and started again. */
+const FORMATION_ATTEMPT_MS = 15_000;
+
+async function startClusterOnce(
+  size: number,
+  options: NatsClusterOptions,
+  readyTimeoutMs: number,
+): Promise<NatsClusterHandle> {
   const ports = await distinctFreePorts(size * 2);
   const clientPorts = ports.slice(0, size);
   const routePorts = ports.slice(size);
@@ -109,7 +132,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   };
 
   try {
-    await waitForMetaLeader(withConnection, options.readyTimeoutMs ?? 60_000, size);
+    await waitForMetaLeader(withConnection, readyTimeoutMs, size);
   } catch (err) {
     await cluster.stop();
     throw err;
