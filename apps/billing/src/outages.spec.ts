@@ -47,7 +47,8 @@ describe('NATS and Postgres outages in the middle of deposits and charges', () =
 
   beforeAll(async () => {
     env = await useTestEnvironment({ dedicatedNats: true, dedicatedPostgres: true });
-    app = await startBilling(env);
+    // Small batches: a round is charged over several of them, so an outage can land in its middle.
+    app = await startBilling(env, { extraEnv: { CONSUMER_BATCH_SIZE: '20' } });
     ext = await outside(env);
     await ext.rpc.call(SetModelPrice, {
       model: 'm',

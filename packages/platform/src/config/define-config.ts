@@ -41,6 +41,8 @@ export const platformEnvSchema = z.object({
    * taking over the consumers of a replica that died.
    */
   CONSUMER_LEASE_TTL_MS: z.coerce.number().int().min(500).default(10_000),
+  /** Most messages a projection or reactor handles in one batch (one transaction for a projection). */
+  CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /**
    * Stable name of this replica (a StatefulSet pod name, say). A replica restarted under the same
    * name takes its leases back at once; without it each process is its own holder and a

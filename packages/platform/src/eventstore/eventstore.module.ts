@@ -124,6 +124,7 @@ export class ProjectionHost implements OnApplicationBootstrap {
       dataSource: this.dataSource,
       role,
       logger: this.logger,
+      batchSize: this.config.CONSUMER_BATCH_SIZE,
       lease: {
         holder: `${this.config.SERVICE_NAME}@${this.config.INSTANCE_ID ?? `${hostname()}:${process.pid}`}`,
         ttlMs: this.config.CONSUMER_LEASE_TTL_MS,
