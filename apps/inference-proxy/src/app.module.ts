@@ -127,7 +127,7 @@ export class InferenceProxy implements OnModuleInit {
       logger: this.logger,
     });
     const limiter = new RateLimiter(source, config.RATE_REPORT_INTERVAL_MS * 3);
-    const meter = new RequestMeter(this.store, this.logger);
+    const meter = new RequestMeter(this.store, this.logger, { lingerMs: config.METER_LINGER_MS });
     const pipeline = new InferencePipeline({
       billing,
       table,

@@ -54,6 +54,11 @@ export const proxyEnvSchema = messagingEnvSchema.extend({
   GRANT_LOW_WATERMARK: z.coerce.number().min(0).max(1).default(0.25),
   /** How often used grants are settled with billing (and fresh ones asked for). */
   SETTLE_INTERVAL_MS: milliseconds(2_000),
+  /**
+   * How long a completed request waits for others to share its `RequestCompleted` append: each
+   * append is a commit billing charges and projects, so fewer and larger ones cost it less.
+   */
+  METER_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(20),
   /** How long a request for a deployment without a free instance waits for one. */
   CAPACITY_WAIT_MS: milliseconds(30_000),
   /** Requests that may wait for capacity at once on this replica; more get 503 at once. */

@@ -8,7 +8,7 @@ export type CompletedRequest = EventDataOf<typeof RequestCompleted>;
 
 /** Options for {@link RequestMeter}. */
 export interface RequestMeterOptions {
-  /** How long a completed request may wait for others to share its append. Default 5 ms. */
+  /** How long a completed request may wait for others to share its append. Default 20 ms. */
   lingerMs?: number;
   /** Most requests in one append. Default 100 (well under NATS' max payload). */
   maxBatch?: number;
@@ -42,7 +42,7 @@ export class RequestMeter {
     private readonly logger: Logger,
     options: RequestMeterOptions = {},
   ) {
-    this.lingerMs = options.lingerMs ?? 5;
+    this.lingerMs = options.lingerMs ?? 20;
     this.maxBatch = options.maxBatch ?? 100;
   }
 
