@@ -8,6 +8,12 @@ const nonNegativeInteger = z.string().regex(/^(0|[1-9][0-9]{0,29})$/, 'must be a
 /** Billing's environment. Secrets have no defaults in production; see `resolveSecrets`. */
 export const billingEnvSchema = messagingEnvSchema.extend({
   /**
+   * Billing's consumers wait longer than the platform's 5 ms for a batch to fill: every request the
+   * proxy meters becomes a commit each of them reads, and its read models (ledger, usage) are
+   * reports, where 25 ms of lag is nothing and a transaction per commit is most of billing's work.
+   */
+  CONSUMER_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(25),
+  /**
    * Mnemonic or 0x-hex seed the deposit addresses derive from
    * (`<seed>//tessera//deposit//<junction of the account id>`). Required in production; never logged.
    */

@@ -44,6 +44,11 @@ export const platformEnvSchema = z.object({
   /** Most messages a projection or reactor handles in one batch (one transaction for a projection). */
   CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /**
+   * How long a consumer waits for more messages before it handles a batch that is not full: a few
+   * milliseconds of lag for far fewer transactions under load.
+   */
+  CONSUMER_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+  /**
    * Stable name of this replica (a StatefulSet pod name, say). A replica restarted under the same
    * name takes its leases back at once; without it each process is its own holder and a
    * restarted one waits one lease TTL. Never give two live replicas the same name.

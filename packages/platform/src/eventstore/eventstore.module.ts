@@ -125,6 +125,7 @@ export class ProjectionHost implements OnApplicationBootstrap {
       role,
       logger: this.logger,
       batchSize: this.config.CONSUMER_BATCH_SIZE,
+      lingerMs: this.config.CONSUMER_LINGER_MS,
       lease: {
         holder: `${this.config.SERVICE_NAME}@${this.config.INSTANCE_ID ?? `${hostname()}:${process.pid}`}`,
         ttlMs: this.config.CONSUMER_LEASE_TTL_MS,
