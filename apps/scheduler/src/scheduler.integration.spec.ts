@@ -278,7 +278,11 @@ describe('scheduler against real miner-agents', () => {
     const miner = miners[hotkeys.indexOf(ready!.data.minerHotkey)]!;
     expect(ready!.data.endpoint).toBe(`${miner.baseUrl}/instances/${ready!.data.instanceId}/v1`);
 
-    const view = await rpc.call(GetDeployment, { deploymentId: 'tiny' });
+    // The deployment's instances are a read model: it shows the ready event a moment after the stream.
+    const view = await eventually(async () => {
+      const current = await rpc.call(GetDeployment, { deploymentId: 'tiny' });
+      return current.instances.some((instance) => instance.state === 'ready') ? current : undefined;
+    }, 'the deployment view shows the instance ready');
     expect(view.instances.map((instance) => [instance.instanceId, instance.state])).toEqual([
       [ready!.data.instanceId, 'ready'],
     ]);
@@ -373,8 +377,11 @@ describe('scheduler against real miner-agents', () => {
       { count: 2 },
     );
     expect(new Set(ready.map((event) => event.data.minerHotkey)).size).toBe(2);
-    const live = await rpc.call(ListInstances, { deploymentId: 'tiny' });
-    expect(live.instances.filter((instance) => instance.state === 'ready')).toHaveLength(2);
+    // The instances read model follows the stream a moment later.
+    await eventually(async () => {
+      const live = await rpc.call(ListInstances, { deploymentId: 'tiny' });
+      return live.instances.filter((instance) => instance.state === 'ready').length === 2 ? true : undefined;
+    }, 'both replicas ready in the instances view');
   });
 
   it('drains and stops every replica of a deleted deployment and frees its name', async () => {
