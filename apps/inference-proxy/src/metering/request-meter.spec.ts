@@ -1,6 +1,6 @@
 // The meter against a real JetStream: completed requests go out in batches (one commit each),
 // every request id exactly once, and nothing is left waiting after a flush.
-import { RequestCompleted } from '@tessera/contracts';
+import { RequestCompleted, Streams } from '@tessera/contracts';
 import { sleep } from '@tessera/devservers';
 import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import pino from 'pino';
@@ -44,9 +44,7 @@ describe('RequestMeter', () => {
     );
   }
 
-  async function lastSequence(): Promise<number> {
-    return (await world.inferenceMessages()).at(-1)?.seq ?? 0;
-  }
+  const lastSequence = () => world.store.lastSequence(Streams.INFERENCE);
 
   it('appends requests completed together as batches of at most maxBatch, each id once', async () => {
     const meter = new RequestMeter(world.store, pino({ level: 'silent' }), {
