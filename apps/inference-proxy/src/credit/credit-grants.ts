@@ -227,11 +227,6 @@ export class CreditGrants {
   }
 
   /**
-   * How much to ask for: what the account reserved in the last {@link RATE_WINDOW_MS} (twice, so a
-   * grant lasts a few settle intervals), at least four of the request at hand, at most the target.
-   * Sized by spend, one replica never holds a small balance whole while the others starve.
-   */
-  /**
    * Waits for a grant with room for `amount` and holds it there; throws `INSUFFICIENT_FUNDS` when
    * billing has too little.
    */
@@ -259,6 +254,12 @@ export class CreditGrants {
     throw proxyErrors.insufficientFunds();
   }
 
+  /**
+   * How much to ask for: what the account reserved in the last {@link RATE_WINDOW_MS} (twice, so a
+   * grant lasts a few settle intervals), at least four of the request at hand, at most the target,
+   * and never less than what requests of the account are waiting for.
+   * Sized by spend, one replica never holds a small balance whole while the others starve.
+   */
   private grantSize(accountId: string, amount: bigint): bigint {
     const spent = this.spendOf(accountId).total(this.options.clock.now().getTime());
     let size = spent * 2n > amount * 4n ? spent * 2n : amount * 4n;
