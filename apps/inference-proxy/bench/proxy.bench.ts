@@ -7,7 +7,11 @@
  *    key check, credit reservation, routing and metering on (real NATS, Postgres and billing; the
  *    mock is in the routing table by a `scheduler.InstanceReady` published as the scheduler would);
  *  - portkey: through the Portkey AI gateway (`@portkey-ai/gateway`, its own process), with the
- *    mock as the OpenAI custom host.
+ *    mock as the OpenAI custom host;
+ *  - floor (highest rate only): a bare Node pass-through (`passthrough-floor.ts`), what any proxy
+ *    in Node reaches on this machine before doing anything a gateway does.
+ * With the highest rate, the CPU time every process of the run spent per request (`process-cpu.ts`):
+ * all of them share this machine's cores, so that is what sets each side's rate.
  * Measured: latency at a fixed (open-loop) rate, the highest rate each sustains (closed loop,
  * fixed requests in flight), streaming time to first token and between chunks, 1,000 streams at
  * once (frames lost), and the time from a key revocation (billing RPC) until both of two proxy
@@ -41,6 +45,7 @@ import {
 } from '@tessera/devservers';
 import { type TestEnvironment } from '@tessera/testkit';
 import { Pool } from 'undici';
+import { cpuMsBetween, snapshotCpu } from './process-cpu.js';
 import {
   outside,
   startBillingProcess,
@@ -65,9 +70,12 @@ const ACCOUNT = 'acct-bench';
 
 type Side = 'direct' | 'tessera' | 'portkey';
 const SIDES: Side[] = ['direct', 'tessera', 'portkey'];
+/** The highest-rate rounds also visit the pass-through floor. */
+type SaturationSide = Side | 'floor';
+const SATURATION_SIDES: SaturationSide[] = [...SIDES, 'floor'];
 
-interface Target {
-  side: Side;
+interface Target<S extends SaturationSide = SaturationSide> {
+  side: S;
   pool: Pool;
   path: string;
   headers: Record<string, string>;
@@ -131,6 +139,21 @@ await waitForPort('127.0.0.1', mockPort, 30_000, () =>
 );
 const mockBase = `http://127.0.0.1:${mockPort}/v1`;
 
+const floorPort = await findFreePort();
+const floor = startManagedProcess({
+  name: 'passthrough-floor',
+  command: process.execPath,
+  args: ['--import', 'tsx', fileURLToPath(new URL('./passthrough-floor.ts', import.meta.url))],
+  env: {
+    PATH: process.env['PATH'] ?? '',
+    PORT: String(floorPort),
+    UPSTREAM_URL: `${mockBase}/chat/completions`,
+  },
+});
+await waitForPort('127.0.0.1', floorPort, 30_000, () =>
+  floor.exitInfo() ? new Error(`floor exited:\n${floor.recentOutput()}`) : undefined,
+);
+
 // The scheduler's job, done here: the mock is one ready instance with room for every stream.
 await world.store.append(instanceStreamId('inst-bench'), [
   InstanceReady.create({
@@ -182,7 +205,13 @@ await waitForPort('127.0.0.1', portkeyPort, 60_000, () =>
 
 const pool = (base: string) =>
   new Pool(new URL(base).origin, { connections: CONCURRENT_STREAMS + 100, keepAliveTimeout: 30_000 });
-const targets: Record<Side, Target> = {
+const targets: { [S in SaturationSide]: Target<S> } = {
+  floor: {
+    side: 'floor',
+    pool: pool(`http://127.0.0.1:${floorPort}`),
+    path: '/v1/chat/completions',
+    headers: { 'content-type': 'application/json' },
+  },
   direct: {
     side: 'direct',
     pool: pool(mockBase),
@@ -224,8 +253,8 @@ const STREAM_BODY = JSON.stringify({
 });
 
 /** The first error answer a side gave, kept for the results (a side that fails says why). */
-const firstErrors: Partial<Record<Side, string>> = {};
-function noteError(side: Side, what: string): void {
+const firstErrors: Partial<Record<SaturationSide, string>> = {};
+function noteError(side: SaturationSide, what: string): void {
   firstErrors[side] ??= what.slice(0, 300);
 }
 
@@ -308,7 +337,7 @@ async function saturate(target: Target, inFlight: number, durationMs: number) {
       }
     }),
   );
-  return { rps: completed / ((performance.now() - start) / 1000), errors };
+  return { rps: completed / ((performance.now() - start) / 1000), completed, errors };
 }
 
 interface StreamRun {
@@ -390,6 +419,7 @@ function quantile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 const round2 = (value: number) => (Number.isFinite(value) ? Number(value.toFixed(2)) : null);
+const round3 = (value: number) => Number(value.toFixed(3));
 const rounded = (value: number) => (Number.isFinite(value) ? Math.round(value) : null);
 
 /** Waits (up to 60 s) until every consumer of the INFERENCE stream (billing's) has caught up. */
@@ -408,13 +438,19 @@ async function quiet(): Promise<void> {
 }
 
 /** Each round visits every side; the order rotates so none always goes first or last. */
-async function alternate(work: (target: Target, round: number) => Promise<void>): Promise<void> {
+async function alternate<S extends SaturationSide>(
+  sides: readonly S[],
+  work: (target: Target<S>, round: number) => Promise<void>,
+  around?: { before(side: S): void; after(side: S): void },
+): Promise<void> {
   for (let round = 0; round < ROUNDS; round += 1) {
-    for (let i = 0; i < SIDES.length; i += 1) {
-      const side = SIDES[(i + round) % SIDES.length] as Side;
-      await work(targets[side], round);
+    for (let i = 0; i < sides.length; i += 1) {
+      const side = sides[(i + round) % sides.length] as S;
+      around?.before(side);
+      await work(targets[side] as Target<S>, round);
       // What a side left behind (billing charging Tessera's metered requests) must not load the next.
       await quiet();
+      around?.after(side);
     }
   }
 }
@@ -426,23 +462,70 @@ for (const side of SIDES) {
   await saturate(targets[side], 16, 1_500);
   await streams(targets[side], 40, 10);
 }
+await saturate(targets.floor, 16, 1_500);
 
-const saturation: Record<Side, { rps: number[]; errors: number }> = {
-  direct: { rps: [], errors: 0 },
-  tessera: { rps: [], errors: 0 },
-  portkey: { rps: [], errors: 0 },
+const saturation: Record<SaturationSide, { rps: number[]; errors: number; completed: number }> = {
+  floor: { rps: [], errors: 0, completed: 0 },
+  direct: { rps: [], errors: 0, completed: 0 },
+  tessera: { rps: [], errors: 0, completed: 0 },
+  portkey: { rps: [], errors: 0, completed: 0 },
 };
-await alternate(async (target) => {
-  const run = await saturate(target, SATURATION_IN_FLIGHT, SATURATION_MS);
-  saturation[target.side].rps.push(run.rps);
-  saturation[target.side].errors += run.errors;
+// CPU per process tree, from the start of a side's round until billing has caught up after it.
+const cpuTrees = () => ({
+  proxy: proxyA.process.pid,
+  standbyProxy: replicas[1]?.process.pid,
+  billing: billing.pid,
+  nats: nats.pid(),
+  postgres: postgres.pid(),
+  portkey: portkey.pid,
+  floor: floor.pid,
+  mock: mock.pid,
 });
-const maxRps = (side: Side) => quantile(saturation[side].rps, 0.5);
+const cpuSpent = Object.fromEntries(
+  SATURATION_SIDES.map((side) => [side, {} as Record<string, number>]),
+) as Record<SaturationSide, Record<string, number>>;
+let cpuAtStart = snapshotCpu(cpuTrees());
+let generatorAtStart = process.cpuUsage();
+await alternate(
+  SATURATION_SIDES,
+  async (target) => {
+    const run = await saturate(target, SATURATION_IN_FLIGHT, SATURATION_MS);
+    saturation[target.side].rps.push(run.rps);
+    saturation[target.side].errors += run.errors;
+    saturation[target.side].completed += run.completed;
+  },
+  {
+    before() {
+      cpuAtStart = snapshotCpu(cpuTrees());
+      generatorAtStart = process.cpuUsage();
+    },
+    after(side) {
+      const generator = process.cpuUsage(generatorAtStart);
+      const spent = {
+        ...cpuMsBetween(cpuAtStart, snapshotCpu(cpuTrees())),
+        loadGenerator: (generator.user + generator.system) / 1000,
+      };
+      for (const [name, ms] of Object.entries(spent)) cpuSpent[side][name] = (cpuSpent[side][name] ?? 0) + ms;
+    },
+  },
+);
+const maxRps = (side: SaturationSide) => quantile(saturation[side].rps, 0.5);
+/** CPU ms per completed request, by process; parts under 0.005 ms are left out. */
+const cpuPerRequest = (side: SaturationSide) => {
+  const perRequest = Object.entries(cpuSpent[side])
+    .map(([name, ms]) => [name, ms / Math.max(1, saturation[side].completed)] as const)
+    .filter(([, ms]) => ms >= 0.005)
+    .sort((a, b) => b[1] - a[1]);
+  return {
+    totalMs: round3(perRequest.reduce((sum, [, ms]) => sum + ms, 0)),
+    ...Object.fromEntries(perRequest.map(([name, ms]) => [name, round3(ms)])),
+  };
+};
 
 /** Latency at one fixed rate, every side, alternating rounds. */
 async function latencyAt(rps: number) {
   const runs: Record<Side, FixedRateRun[]> = { direct: [], tessera: [], portkey: [] };
-  await alternate(async (target) => {
+  await alternate(SIDES, async (target) => {
     runs[target.side].push(await fixedRate(target, rps, FIXED_RATE_MS));
   });
   const pooled = (side: Side) => runs[side].flatMap((run) => run.latencies);
@@ -476,7 +559,7 @@ const fallbackRps = Math.max(
 const atFallback = bothSustain || fallbackRps >= TARGET_RPS ? null : await latencyAt(fallbackRps);
 
 const streaming: Record<Side, StreamRun[]> = { direct: [], tessera: [], portkey: [] };
-await alternate(async (target) => {
+await alternate(SIDES, async (target) => {
   streaming[target.side].push(...(await streams(target, STREAMS_PER_ROUND, STREAMS_IN_FLIGHT)));
 });
 const ttfts = (side: Side) => streaming[side].flatMap((run) => (run.ttftMs === null ? [] : [run.ttftMs]));
@@ -502,7 +585,7 @@ const concurrent: Record<Side, { framesLost: number[]; failedStreams: number[]; 
   tessera: { framesLost: [], failedStreams: [], seconds: [] },
   portkey: { framesLost: [], failedStreams: [], seconds: [] },
 };
-await alternate(async (target) => {
+await alternate(SIDES, async (target) => {
   const t0 = performance.now();
   const runs = await Promise.all(Array.from({ length: CONCURRENT_STREAMS }, () => stream(target)));
   const received = runs.reduce((sum, run) => sum + run.contentFrames, 0);
@@ -580,17 +663,30 @@ const result = {
     direct: rounded(maxRps('direct')),
     tessera: rounded(maxRps('tessera')),
     portkey: rounded(maxRps('portkey')),
+    floor: rounded(maxRps('floor')),
     perRound: {
       direct: saturation.direct.rps.map(Math.round),
       tessera: saturation.tessera.rps.map(Math.round),
       portkey: saturation.portkey.rps.map(Math.round),
+      floor: saturation.floor.rps.map(Math.round),
     },
     errors: {
       direct: saturation.direct.errors,
       tessera: saturation.tessera.errors,
       portkey: saturation.portkey.errors,
+      floor: saturation.floor.errors,
     },
     tesseraOverPortkey: ratio(maxRps('tessera'), maxRps('portkey')),
+    floorOverPortkey: ratio(maxRps('floor'), maxRps('portkey')),
+  },
+  cpuMsPerRequest: {
+    note:
+      "CPU time (user + system, from /proc) each process tree spent during a side's highest-rate rounds, until billing caught up, " +
+      'divided by the requests completed; postgres counts every backend; loadGenerator is this process',
+    direct: cpuPerRequest('direct'),
+    tessera: cpuPerRequest('tessera'),
+    portkey: cpuPerRequest('portkey'),
+    floor: cpuPerRequest('floor'),
   },
   streaming: {
     note: `${STREAMS_PER_ROUND} streams per side per round, ${STREAMS_IN_FLIGHT} at once; ${MOCK.chunks} content frames each`,
@@ -655,6 +751,14 @@ console.table({
     goal: '',
   },
   'max rps tessera over portkey': { value: result.maxSustainedRps.tesseraOverPortkey, goal: '>= 3' },
+  'max rps pass-through floor (over portkey)': {
+    value: `${result.maxSustainedRps.floor} (${result.maxSustainedRps.floorOverPortkey})`,
+    goal: '',
+  },
+  'CPU ms per request tessera / portkey / floor (all processes)': {
+    value: `${result.cpuMsPerRequest.tessera.totalMs} / ${result.cpuMsPerRequest.portkey.totalMs} / ${result.cpuMsPerRequest.floor.totalMs}`,
+    goal: '',
+  },
   'tessera added TTFT p50 (ms)': { value: result.streaming.tessera.addedTtftP50Ms, goal: '<= 2' },
   'portkey added TTFT p50 (ms)': { value: result.streaming.portkey.addedTtftP50Ms, goal: '(peer)' },
   'tessera added inter-chunk p50 (ms)': { value: result.streaming.tessera.addedInterChunkP50Ms, goal: '' },
@@ -696,6 +800,7 @@ await Promise.all([
 await Promise.all([
   ...replicas.map((replica) => replica.process.stop('SIGTERM', 10_000)),
   portkey.stop('SIGTERM', 5_000),
+  floor.stop('SIGTERM', 5_000),
   mock.stop('SIGTERM', 5_000),
 ]);
 await billing.stop('SIGTERM', 10_000);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +27,13 @@ describe('startNatsServer', () => {
     expect(ack.seq).toBe(1);
     await nc.close();
 
+    const firstPid = server.pid();
+    expect(readFileSync(`/proc/${firstPid}/cmdline`, 'utf8')).toContain('nats-server');
     await server.kill();
+    expect(server.pid()).toBeUndefined();
     await server.restart();
+    expect(server.pid()).not.toBe(firstPid);
+    expect(readFileSync(`/proc/${server.pid()}/cmdline`, 'utf8')).toContain('nats-server');
 
     const nc2 = await connect({ servers: server.url });
     const jsm2 = await jetstreamManager(nc2);

@@ -54,6 +54,8 @@ export interface NatsServerHandle {
   readonly storeDir: string;
   /** The server's name (set for cluster nodes). */
   readonly serverName: string | undefined;
+  /** The server process's id while it runs (a new one after `restart()`): benchmarks read its CPU time. */
+  pid(): number | undefined;
   /** Whether the process is running now (false after `kill()` until `restart()`). */
   isRunning(): boolean;
   /** Graceful stop; removes the store dir when it was a temporary one. */
@@ -168,6 +170,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     storeDir,
     serverName: opts.serverName,
     isRunning: () => child !== undefined && child.exitInfo() === undefined,
+    pid: () => (child !== undefined && child.exitInfo() === undefined ? child.pid : undefined),
     async stop() {
       await child?.stop('SIGTERM');
       await removeTemp();

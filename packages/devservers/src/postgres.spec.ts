@@ -36,8 +36,12 @@ describe('startPostgres', () => {
     await postgres.restart();
     await query(postgres.url, 'INSERT INTO kept VALUES (2)');
     // fsync is off, but a killed process loses nothing the kernel already holds.
+    const runningPid = postgres.pid();
+    expect(runningPid).toBeGreaterThan(0);
     await postgres.kill();
+    expect(postgres.pid()).toBeUndefined();
     await postgres.restart();
+    expect(postgres.pid()).not.toBe(runningPid);
     const result = await query(postgres.url, 'SELECT id FROM kept ORDER BY id');
     expect(result.rows).toEqual([{ id: 1 }, { id: 2 }]);
   }, 60_000);

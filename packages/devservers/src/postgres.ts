@@ -47,6 +47,8 @@ export interface PostgresHandle {
   readonly dataDir: string;
   /** Directory of the binaries that run this cluster. */
   readonly binDir: string;
+  /** The server process's id while it runs (a new one after `restart()`): benchmarks read its CPU time. */
+  pid(): number | undefined;
   /** Fast shutdown (SIGINT); removes a temporary data dir unless `persistent`. */
   stop(): Promise<void>;
   /** Hard kill of the postmaster and its backends (SIGKILL by default); the data dir is kept for `restart()`. */
@@ -316,6 +318,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     port,
     dataDir,
     binDir,
+    pid: () => (child !== undefined && child.exitInfo() === undefined ? child.pid : undefined),
     async stop() {
       // SIGINT is Postgres' "fast" shutdown; SIGTERM would wait for every client to disconnect.
       await child?.stop('SIGINT', 15_000);
