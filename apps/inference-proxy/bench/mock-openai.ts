@@ -4,7 +4,7 @@
  * instance endpoint, Portkey's custom host and the direct URL all land here) after
  * `MOCK_DELAY_MS`: a JSON completion, or with `stream: true` an SSE stream of `MOCK_CHUNKS`
  * content frames `MOCK_CHUNK_INTERVAL_MS` apart (the first with the status line), the usage frame
- * when `stream_options.include_usage` asks for it, and `[DONE]`. Listens on `MOCK_PORT`.
+ * when `stream_options.include_usage` asks for it, and `[DONE]`. Listens on `PORT`.
  */
 import { createServer, type ServerResponse } from 'node:http';
 
@@ -103,5 +103,5 @@ const server = createServer((request, response) => {
   });
 });
 server.keepAliveTimeout = 60_000;
-server.listen(Number(process.env['MOCK_PORT']), '127.0.0.1');
+server.listen(Number(process.env['PORT']), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));

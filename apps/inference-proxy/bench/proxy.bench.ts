@@ -121,38 +121,33 @@ const { key: apiKey } = await world.rpc.call(IssueApiKey, {
   scopes: ['inference'],
 });
 
-const mockPort = await findFreePort();
-const mock = startManagedProcess({
-  name: 'mock-openai',
-  command: process.execPath,
-  args: ['--import', 'tsx', fileURLToPath(new URL('./mock-openai.ts', import.meta.url))],
-  env: {
-    PATH: process.env['PATH'] ?? '',
-    MOCK_PORT: String(mockPort),
-    MOCK_DELAY_MS: String(MOCK.delayMs),
-    MOCK_CHUNKS: String(MOCK.chunks),
-    MOCK_CHUNK_INTERVAL_MS: String(MOCK.chunkIntervalMs),
-  },
-});
-await waitForPort('127.0.0.1', mockPort, 30_000, () =>
-  mock.exitInfo() ? new Error(`mock exited:\n${mock.recentOutput()}`) : undefined,
-);
-const mockBase = `http://127.0.0.1:${mockPort}/v1`;
+/** One of the bench's own servers (`node --import tsx <file>`, listening on `PORT`), once it listens. */
+async function startBenchServer(
+  file: string,
+  env: Record<string, string>,
+): Promise<{ process: ManagedProcess; port: number }> {
+  const port = await findFreePort();
+  const child = startManagedProcess({
+    name: file,
+    command: process.execPath,
+    args: ['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))],
+    env: { PATH: process.env['PATH'] ?? '', PORT: String(port), ...env },
+  });
+  await waitForPort('127.0.0.1', port, 30_000, () =>
+    child.exitInfo() ? new Error(`${file} exited:\n${child.recentOutput()}`) : undefined,
+  );
+  return { process: child, port };
+}
 
-const floorPort = await findFreePort();
-const floor = startManagedProcess({
-  name: 'passthrough-floor',
-  command: process.execPath,
-  args: ['--import', 'tsx', fileURLToPath(new URL('./passthrough-floor.ts', import.meta.url))],
-  env: {
-    PATH: process.env['PATH'] ?? '',
-    PORT: String(floorPort),
-    UPSTREAM_URL: `${mockBase}/chat/completions`,
-  },
+const { process: mock, port: mockPort } = await startBenchServer('./mock-openai.ts', {
+  MOCK_DELAY_MS: String(MOCK.delayMs),
+  MOCK_CHUNKS: String(MOCK.chunks),
+  MOCK_CHUNK_INTERVAL_MS: String(MOCK.chunkIntervalMs),
 });
-await waitForPort('127.0.0.1', floorPort, 30_000, () =>
-  floor.exitInfo() ? new Error(`floor exited:\n${floor.recentOutput()}`) : undefined,
-);
+const mockBase = `http://127.0.0.1:${mockPort}/v1`;
+const { process: floor, port: floorPort } = await startBenchServer('./passthrough-floor.ts', {
+  UPSTREAM_URL: `${mockBase}/chat/completions`,
+});
 
 // The scheduler's job, done here: the mock is one ready instance with room for every stream.
 await world.store.append(instanceStreamId('inst-bench'), [
