@@ -8,11 +8,11 @@
  *    mock is in the routing table by a `scheduler.InstanceReady` published as the scheduler would);
  *  - portkey: through the Portkey AI gateway (`@portkey-ai/gateway`, its own process), with the
  *    mock as the OpenAI custom host;
- *  - floor (highest rate only): a bare Node pass-through (`passthrough-floor.ts`), what any proxy
+ *  - floor (highest rate and one at a time only): a bare Node pass-through (`passthrough-floor.ts`), what any proxy
  *    in Node reaches on this machine before doing anything a gateway does.
  * With the highest rate, the CPU time every process of the run spent per request (`process-cpu.ts`):
  * all of them share this machine's cores, so that is what sets each side's rate.
- * Measured: latency at a fixed (open-loop) rate, the highest rate each sustains (closed loop,
+ * Measured: latency one request at a time, latency at a fixed (open-loop) rate, the highest rate each sustains (closed loop,
  * fixed requests in flight), streaming time to first token and between chunks, 1,000 streams at
  * once (frames lost), and the time from a key revocation (billing RPC) until both of two proxy
  * replicas refuse the key. The load generator is undici, in this process.
@@ -61,6 +61,7 @@ const TARGET_RPS = QUICK ? 200 : 1_000;
 const FIXED_RATE_MS = QUICK ? 1_000 : 5_000;
 const SATURATION_MS = QUICK ? 500 : 4_000;
 const SATURATION_IN_FLIGHT = 64;
+const UNLOADED_REQUESTS = QUICK ? 50 : 300;
 const STREAMS_PER_ROUND = QUICK ? 20 : 200;
 const STREAMS_IN_FLIGHT = 20;
 const CONCURRENT_STREAMS = QUICK ? 100 : 1_000;
@@ -543,6 +544,21 @@ async function latencyAt(rps: number) {
   };
   return { rps, direct: summary('direct'), tessera: summary('tessera'), portkey: summary('portkey') };
 }
+/** One request at a time: the latency a side adds with no queue in front of it, the floor included. */
+const unloaded: Record<SaturationSide, number[]> = { floor: [], direct: [], tessera: [], portkey: [] };
+await alternate(SATURATION_SIDES, async (target) => {
+  for (let i = 0; i < UNLOADED_REQUESTS; i += 1) {
+    const result = await call(target);
+    if (result.ok) unloaded[target.side].push(result.ms);
+  }
+});
+const unloadedSummary = (side: SaturationSide) => ({
+  requests: unloaded[side].length,
+  p50Ms: round2(quantile(unloaded[side], 0.5)),
+  addedP50Ms: round2(quantile(unloaded[side], 0.5) - quantile(unloaded.direct, 0.5)),
+  addedP99Ms: round2(quantile(unloaded[side], 0.99) - quantile(unloaded.direct, 0.99)),
+});
+
 const atTarget = await latencyAt(TARGET_RPS);
 // If a side could not hold the target rate, the highest fixed rate both gateways sustain (80 % of
 // the lower closed-loop maximum, rounded down to 100) is measured too.
@@ -647,6 +663,13 @@ const result = {
     'Tessera: key check, credit reservation, routing and metering on (RequestCompleted published, billing charging it); 2 replicas, load on one.',
   mock: MOCK,
   portkey: { package: '@portkey-ai/gateway', version: portkeyVersion, provider: 'openai', customHost: true },
+  unloaded: {
+    note: `${UNLOADED_REQUESTS} requests one after another per side per round; added = side minus direct at the same quantile`,
+    direct: unloadedSummary('direct'),
+    tessera: unloadedSummary('tessera'),
+    portkey: unloadedSummary('portkey'),
+    floor: unloadedSummary('floor'),
+  },
   fixedRate: {
     note: 'open loop; latency from dispatch to the last byte; added = side minus direct at the same quantile',
     atTarget,
@@ -733,6 +756,10 @@ const result = {
 };
 
 console.table({
+  'added p50 one at a time tessera / portkey / floor (ms)': {
+    value: `${result.unloaded.tessera.addedP50Ms} / ${result.unloaded.portkey.addedP50Ms} / ${result.unloaded.floor.addedP50Ms}`,
+    goal: '',
+  },
   [`tessera added p50 @${TARGET_RPS} rps (ms)`]: { value: atTarget.tessera.addedP50Ms, goal: '<= 1' },
   [`tessera added p99 @${TARGET_RPS} rps (ms)`]: { value: atTarget.tessera.addedP99Ms, goal: '<= 3' },
   [`portkey added p50 @${TARGET_RPS} rps (ms)`]: { value: atTarget.portkey.addedP50Ms, goal: '(peer)' },
