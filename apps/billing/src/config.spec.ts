@@ -1,7 +1,8 @@
 import { DEV_PHRASE, DEV_SEED } from '@polkadot/keyring';
 import { isValidationError, type ValidationError } from '@tessera/contracts';
 import { describe, expect, it } from 'vitest';
-import { resolveSecrets } from './config.js';
+import { platformEnvSchema } from '@tessera/platform/config';
+import { billingEnvSchema, resolveSecrets } from './config.js';
 
 const STRONG_SEED = 'ripple hover kangaroo finger lunar quality rather upon ticket credit lava soap';
 const STRONG_PEPPER = 'p'.repeat(32);
@@ -65,5 +66,16 @@ describe('billing secrets in production', () => {
         API_KEY_PEPPER: 'short-pepper-16b',
       }).usingDevDefaults,
     ).toEqual([]);
+  });
+});
+
+describe('billing consumer linger', () => {
+  it("defaults to 25 ms where the platform's is 5 ms, with the platform's bounds", () => {
+    const linger = billingEnvSchema.shape.CONSUMER_LINGER_MS;
+    expect(linger.parse(undefined)).toBe(25);
+    expect(platformEnvSchema.shape.CONSUMER_LINGER_MS.parse(undefined)).toBe(5);
+    expect(linger.parse('0')).toBe(0);
+    expect(linger.safeParse('-1').success).toBe(false);
+    expect(linger.safeParse('10001').success).toBe(false);
   });
 });

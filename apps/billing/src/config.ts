@@ -1,6 +1,6 @@
 import { DEV_PHRASE, DEV_SEED } from '@polkadot/keyring';
 import { ValidationError, type ValidationIssue } from '@tessera/contracts';
-import { defineConfig, messagingEnvSchema } from '@tessera/platform/config';
+import { consumerLingerMs, defineConfig, messagingEnvSchema } from '@tessera/platform/config';
 import { z } from 'zod';
 
 const nonNegativeInteger = z.string().regex(/^(0|[1-9][0-9]{0,29})$/, 'must be a non-negative integer');
@@ -12,7 +12,7 @@ export const billingEnvSchema = messagingEnvSchema.extend({
    * proxy meters becomes a commit each of them reads, and its read models (ledger, usage) are
    * reports, where 25 ms of lag is nothing and a transaction per commit is most of billing's work.
    */
-  CONSUMER_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(25),
+  CONSUMER_LINGER_MS: consumerLingerMs(25),
   /**
    * Mnemonic or 0x-hex seed the deposit addresses derive from
    * (`<seed>//tessera//deposit//<junction of the account id>`). Required in production; never logged.

@@ -12,6 +12,14 @@ export function natsServerList(natsUrl: string): string[] {
 }
 
 /**
+ * `CONSUMER_LINGER_MS` with a service's own default: a service whose consumers read one commit per
+ * request (billing) waits longer than the platform's 5 ms. Milliseconds, 0 to 10,000.
+ */
+export function consumerLingerMs(defaultMs: number) {
+  return z.coerce.number().int().min(0).max(10_000).default(defaultMs);
+}
+
+/**
  * Environment variables every Tessera process reads, the miner agent included. Apps extend it
  * (`platformEnvSchema.extend({ ... })`), or {@link messagingEnvSchema} when they talk over NATS,
  * and pass the result to {@link defineConfig}.
@@ -47,7 +55,7 @@ export const platformEnvSchema = z.object({
    * How long a consumer waits for more messages before it handles a batch that is not full: a few
    * milliseconds of lag for far fewer transactions under load.
    */
-  CONSUMER_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+  CONSUMER_LINGER_MS: consumerLingerMs(5),
   /**
    * Stable name of this replica (a StatefulSet pod name, say). A replica restarted under the same
    * name takes its leases back at once; without it each process is its own holder and a
