@@ -37,7 +37,11 @@ export type CpuSnapshot = Map<string, Map<number, number>>;
 export function snapshotCpu(roots: Record<string, number | undefined>): CpuSnapshot {
   const all = sampleAll();
   const children = new Map<number, number[]>();
-  for (const [pid, sample] of all) children.set(sample.parent, [...(children.get(sample.parent) ?? []), pid]);
+  for (const [pid, sample] of all) {
+    const siblings = children.get(sample.parent);
+    if (siblings) siblings.push(pid);
+    else children.set(sample.parent, [pid]);
+  }
   const snapshot: CpuSnapshot = new Map();
   for (const [name, root] of Object.entries(roots)) {
     const ticks = new Map<number, number>();

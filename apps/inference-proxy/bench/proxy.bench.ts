@@ -1,21 +1,23 @@
 /**
  * `npm run bench:proxy` — not a test. One fixed-latency mock OpenAI backend (`mock-openai.ts`, its
- * own process) reached three ways in the same run, in alternating rounds (the order rotates every
- * round):
+ * own process) reached three ways in the same run, plus a floor to read them against, in
+ * alternating rounds (the order rotates every round):
  *  - direct: straight to the mock (the baseline every "added" figure subtracts);
  *  - tessera: through the inference proxy, started from its build as a real process, with the
  *    key check, credit reservation, routing and metering on (real NATS, Postgres and billing; the
  *    mock is in the routing table by a `scheduler.InstanceReady` published as the scheduler would);
  *  - portkey: through the Portkey AI gateway (`@portkey-ai/gateway`, its own process), with the
  *    mock as the OpenAI custom host;
- *  - floor (highest rate and one at a time only): a bare Node pass-through (`passthrough-floor.ts`), what any proxy
- *    in Node reaches on this machine before doing anything a gateway does.
+ *  - floor (highest rate and one at a time only): a bare Node pass-through
+ *    (`passthrough-floor.ts`), what any proxy in Node reaches on this machine before doing
+ *    anything a gateway does.
  * With the highest rate, the CPU time every process of the run spent per request (`process-cpu.ts`):
  * all of them share this machine's cores, so that is what sets each side's rate.
- * Measured: latency one request at a time, latency at a fixed (open-loop) rate, the highest rate each sustains (closed loop,
- * fixed requests in flight), streaming time to first token and between chunks, 1,000 streams at
- * once (frames lost), and the time from a key revocation (billing RPC) until both of two proxy
- * replicas refuse the key. The load generator is undici, in this process.
+ * Measured: latency one request at a time, latency at a fixed (open-loop) rate, the highest rate
+ * each sustains (closed loop, fixed requests in flight), streaming time to first token and
+ * between chunks, 1,000 streams at once (frames lost), and the time from a key revocation
+ * (billing RPC) until both of two proxy replicas refuse the key. The load generator is undici,
+ * in this process.
  * Writes bench/results/proxy.json at the repository root.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -45,7 +47,7 @@ import {
 } from '@tessera/devservers';
 import { type TestEnvironment } from '@tessera/testkit';
 import { Pool } from 'undici';
-import { cpuMsBetween, snapshotCpu } from './process-cpu.js';
+import { cpuMsBetween, snapshotCpu, type CpuSnapshot } from './process-cpu.js';
 import {
   outside,
   startBillingProcess,
@@ -71,7 +73,7 @@ const ACCOUNT = 'acct-bench';
 
 type Side = 'direct' | 'tessera' | 'portkey';
 const SIDES: Side[] = ['direct', 'tessera', 'portkey'];
-/** The highest-rate rounds also visit the pass-through floor. */
+/** The highest-rate and one-at-a-time rounds also visit the pass-through floor. */
 type SaturationSide = Side | 'floor';
 const SATURATION_SIDES: SaturationSide[] = [...SIDES, 'floor'];
 
@@ -480,8 +482,9 @@ const cpuTrees = () => ({
 const cpuSpent = Object.fromEntries(
   SATURATION_SIDES.map((side) => [side, {} as Record<string, number>]),
 ) as Record<SaturationSide, Record<string, number>>;
-let cpuAtStart = snapshotCpu(cpuTrees());
-let generatorAtStart = process.cpuUsage();
+// Taken by each round's `before`, read by its `after`.
+let cpuAtStart: CpuSnapshot;
+let generatorAtStart: NodeJS.CpuUsage;
 await alternate(
   SATURATION_SIDES,
   async (target) => {
