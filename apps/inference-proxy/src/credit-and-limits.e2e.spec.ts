@@ -146,7 +146,9 @@ describe('inference proxy: grants, limits and keys, with no call to billing per 
     );
     expect(BigInt(account.balance)).toBeGreaterThanOrEqual(0n);
     expect(account.owed).toBe('0');
-    expect(initial - BigInt(account.balance)).toBe(charged);
+    // Money still held is the customer's: an account in use may get its next grant right after
+    // the last settle (a CI run caught one of 152,000 here), so what left it is balance + held.
+    expect(initial - (BigInt(account.balance) + BigInt(account.held))).toBe(charged);
   });
 
   it('enforces requests per minute with 429 rate_limit_exceeded, retry-after and x-ratelimit headers', async () => {
