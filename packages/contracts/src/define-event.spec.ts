@@ -88,6 +88,24 @@ describe('EventRegistry', () => {
     expect(isTesseraError(caught, ErrorCode.ValidationFailed)).toBe(true);
   });
 
+  it('checks a pending event before an append, parsing again only what its own contract did not make', () => {
+    expect(() =>
+      registry.validatePending(FundsDeposited.create({ accountId: 'a', amount: '1' })),
+    ).not.toThrow();
+    // Built by hand, or by another contract of the same name: the data is parsed here.
+    const byHand = { type: 'billing.FundsDeposited', version: 1, data: { accountId: 'a', amount: 1.5 } };
+    expect(() => registry.validatePending(byHand)).toThrow(
+      expect.objectContaining({ code: ErrorCode.ValidationFailed }),
+    );
+    const lax = defineEvent({ type: 'billing.FundsDeposited', version: 1, data: z.object({}).passthrough() });
+    expect(() => registry.validatePending(lax.create({ accountId: '', amount: 'x' }))).toThrow(
+      expect.objectContaining({ code: ErrorCode.ValidationFailed }),
+    );
+    expect(() => registry.validatePending({ type: 'billing.Unknown', version: 1, data: {} })).toThrow(
+      expect.objectContaining({ code: ErrorCode.UnknownEventType }),
+    );
+  });
+
   it('refuses registering two different contracts under one (type, version)', () => {
     const clash = defineEvent({ type: 'billing.FundsDeposited', version: 1, data: z.object({}) });
     expect(() => new EventRegistry([FundsDeposited, clash])).toThrow(/twice/);

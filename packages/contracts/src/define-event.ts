@@ -12,6 +12,17 @@ export interface PendingEvent<Type extends string = string, Data = unknown> {
 }
 
 /**
+ * The contract whose `create` made each pending event. Its data was parsed there, so the
+ * registry ({@link EventContract} `validatePending`) need not parse it again when it is appended.
+ */
+const creators = new WeakMap<PendingEvent, EventContract>();
+
+/** The contract whose `create` made `event`, if one did. */
+export function creatorOf(event: PendingEvent): EventContract | undefined {
+  return creators.get(event);
+}
+
+/**
  * One declaration per event type. It yields the TypeScript type (via {@link EventOf}) and the
  * runtime validators, so the two can never drift apart.
  */
@@ -66,7 +77,7 @@ export function defineEvent<const Type extends string, DataSchema extends z.ZodT
     data: declaration.data,
   });
   const described = declaration.description ? envelope.describe(declaration.description) : envelope;
-  return {
+  const contract: EventContract<Type, DataSchema> = {
     kind: 'event',
     type: declaration.type,
     version: declaration.version,
@@ -74,9 +85,11 @@ export function defineEvent<const Type extends string, DataSchema extends z.ZodT
     envelope: described as unknown as z.ZodType<Event<Type, z.output<DataSchema>>>,
     create(data, options) {
       const parsed = parseOrThrow(declaration.data, data, `data of ${label}`);
-      return options?.id === undefined
+      const event: PendingEvent<Type, z.output<DataSchema>> = options?.id === undefined
         ? { type: declaration.type, version: declaration.version, data: parsed }
         : { type: declaration.type, version: declaration.version, data: parsed, id: options.id };
+      creators.set(event, contract);
+      return event;
     },
     parse(value) {
       return parseOrThrow(described, value, `event ${label}`) as Event<Type, z.output<DataSchema>>;
@@ -85,4 +98,5 @@ export function defineEvent<const Type extends string, DataSchema extends z.ZodT
       return event.type === declaration.type && event.version === declaration.version;
     },
   };
+  return contract;
 }

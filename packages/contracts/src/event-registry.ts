@@ -1,6 +1,6 @@
 import { ErrorCode, TesseraError } from './errors.js';
 import { eventEnvelopeSchema, type Event, type EventEnvelope } from './envelope.js';
-import { type EventContract } from './define-event.js';
+import { creatorOf, type EventContract, type PendingEvent } from './define-event.js';
 import { parseOrThrow } from './validation.js';
 
 /**
@@ -35,9 +35,14 @@ export class EventRegistry {
     );
   }
 
-  /** Validates `data` for (type, version); throws `ValidationError` or `UNKNOWN_EVENT_TYPE`. */
-  validateData(type: string, version: number, data: unknown): unknown {
-    return parseOrThrow(this.require(type, version).data, data, `data of ${keyOf(type, version)}`);
+  /**
+   * Validates a pending event's data before it is appended; an event that this registry's own
+   * contract made (`create` parsed its data) is not parsed twice.
+   */
+  validatePending(event: PendingEvent): void {
+    const contract = this.require(event.type, event.version);
+    if (creatorOf(event) === contract) return;
+    parseOrThrow(contract.data, event.data, `data of ${keyOf(event.type, event.version)}`);
   }
 
   /** Validates a whole envelope, data included; throws `ValidationError` or `UNKNOWN_EVENT_TYPE`. */

@@ -154,7 +154,7 @@ export class EventStore {
   ): Promise<AppendResult> {
     parseOrThrow(streamIdSchema, streamId, 'stream id');
     if (events.length === 0) throw new RangeError('append needs at least one event');
-    for (const event of events) this.decoder.registry.validateData(event.type, event.version, event.data);
+    for (const event of events) this.decoder.registry.validatePending(event);
 
     const subject = this.namespace.subject(streamId);
     // The span's context is passed explicitly to the header and envelope instead of making it
