@@ -34,6 +34,7 @@ import { RateLimiter } from './limits/rate-limiter.js';
 import { RequestMeter } from './metering/request-meter.js';
 import { InferencePipeline } from './openai/inference-pipeline.js';
 import { registerOpenAiRoutes } from './openai/openai-routes.js';
+import { traceRequests } from './tracing/request-spans.js';
 import { Prober } from './probing/prober.js';
 import { ReferenceModel } from './probing/reference-model.js';
 import { renderDocsPage } from './public-api/docs-page.js';
@@ -184,6 +185,7 @@ export class InferenceProxy implements OnModuleInit {
     if (config.PROBE_INTERVAL_MS > 0) this.startProbing(table, secrets.instanceTokenSecret);
 
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    traceRequests(fastify);
     registerOpenAiRoutes(fastify, {
       pipeline,
       billing,

@@ -13,4 +13,6 @@ await bootstrapService({
       (m) => new m.FastifyAdapter({ bodyLimit: config.MAX_BODY_BYTES }),
     ),
   listenHost: config.PUBLIC_HOST,
+  // The proxy makes its own server spans (tracing/request-spans.ts): cheaper on the hot path.
+  instrumentIncomingHttp: false,
 });

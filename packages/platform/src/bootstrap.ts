@@ -23,6 +23,8 @@ export interface BootstrapOptions {
   module: () => Promise<unknown>;
   /** Extra span processors (tests). */
   spanProcessors?: SpanProcessor[];
+  /** `false`: the app makes its own HTTP server spans (see `startTelemetry`). Default true. */
+  instrumentIncomingHttp?: boolean;
   /** Signals that start a graceful shutdown. */
   signals?: NodeJS.Signals[];
   /**
@@ -80,6 +82,9 @@ export async function bootstrapService(options: BootstrapOptions): Promise<Runni
       ? {}
       : { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }),
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+    ...(options.instrumentIncomingHttp === undefined
+      ? {}
+      : { instrumentIncomingHttp: options.instrumentIncomingHttp }),
   });
   const logger = createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
 

@@ -15,6 +15,11 @@ export interface TelemetryOptions {
   spanProcessors?: SpanProcessor[];
   /** Turn off the http and pg auto-instrumentations (tests that only want messaging spans). */
   autoInstrument?: boolean;
+  /**
+   * `false`: no server span from the http instrumentation; the app makes its own (the inference
+   * proxy does, for less work per request). Outgoing http calls are still traced. Default true.
+   */
+  instrumentIncomingHttp?: boolean;
 }
 
 /** Flushes and stops telemetry; safe to call more than once. */
@@ -54,6 +59,7 @@ export function startTelemetry(options: TelemetryOptions): TelemetryShutdown {
         ? []
         : [
             new HttpInstrumentation({
+              disableIncomingRequestInstrumentation: options.instrumentIncomingHttp === false,
               // Probes would drown real traffic in traces.
               ignoreIncomingRequestHook: (request) => request.url?.startsWith('/health/') ?? false,
             }),
