@@ -118,6 +118,8 @@ export class CreditGrants {
   private readonly settlements = new Set<Promise<void>>();
   private readonly settlementsByAccount = new Map<string, Set<Promise<void>>>();
   private readonly recentSpend = new Map<string, SpendWindow>();
+  /** Accounts whose last grant came back with less than was asked: their balance is nearly spent. */
+  private readonly shortOfFunds = new Set<string>();
 
   constructor(private readonly options: CreditGrantsOptions) {}
 
@@ -161,14 +163,19 @@ export class CreditGrants {
           held.spent += charged;
           held.usage.push({ requestId, amount: charged, item });
         }
+        // A retired grant goes back to billing as soon as its last request ended.
+        if (held.retired && held.reserved === 0n && !held.settling) void this.settle(accountId, held);
       },
     };
   }
 
   /**
-   * Settles grants with usage once no request holds part of them (so their free money is back in
-   * the balance before the next grant is asked for: a small balance is never locked in a grant
-   * on its way out), grants nobody used for a while, and grants halfway to their expiry.
+   * Turns grants over: a used grant of an account in use is retired once the account's next grant
+   * is in hand (asked for here first), so requests never wait between two grants; it is settled
+   * with billing as soon as no request holds part of it. An account whose last grant came back
+   * short (its balance is nearly spent) settles first instead, so its last money is back in the
+   * balance before the next grant is asked for: a small balance is never locked in a grant on its
+   * way out. Grants nobody used for a while, and grants halfway to their expiry, are retired too.
    */
   settleDue(): void {
     const now = this.options.clock.now().getTime();
@@ -178,21 +185,40 @@ export class CreditGrants {
           const idle = now - grant.lastReservedAtMs >= this.options.idleAfterMs;
           // Billing expires a grant on its own after its TTL: settle well before.
           const expiring = grant.expiresAtMs - now < (grant.expiresAtMs - grant.grantedAtMs) / 2;
-          const used = grant.usage.length > 0 && grant.reserved === 0n;
-          if (!idle && !expiring && !used) continue;
-          grant.retired = true;
-          // An account in use gets its next grant (after the settle, when nothing is held); an idle one none.
-          if (!idle && grant.reserved > 0n) this.topUp(accountId);
-          if (grant.reserved === 0n) {
-            void this.settle(accountId, grant).then(() => {
-              if (!idle) this.topUp(accountId);
-            });
+          if (!idle && !expiring && grant.usage.length === 0) continue;
+          if (!idle && !this.shortOfFunds.has(accountId)) {
+            if (!this.hasSuccessor(grant, now)) {
+              // The next grant first; this one is retired at a later round, once that one is in.
+              this.topUp(accountId);
+              continue;
+            }
+            grant.retired = true;
+          } else {
+            // Nearly broke: settled once nothing is held, then the next grant, which may use what
+            // this one gives back. (Expiring, it is retired now and the next grant asked for at once.)
+            if (!idle && !expiring && grant.reserved > 0n) continue;
+            grant.retired = true;
+            if (!idle && grant.reserved > 0n) this.topUp(accountId);
+            else if (!idle) {
+              void this.settle(accountId, grant).then(() => this.topUp(accountId));
+              continue;
+            }
           }
-          continue;
         }
         if (grant.reserved === 0n && !grant.settling) void this.settle(accountId, grant);
       }
     }
+  }
+
+  /** Another open grant of the same account that can take the requests from `grant`. */
+  private hasSuccessor(grant: Grant, now: number): boolean {
+    return (this.grants.get(grant.accountId) ?? []).some(
+      (other) =>
+        other !== grant &&
+        !other.retired &&
+        other.expiresAtMs - now > (other.expiresAtMs - other.grantedAtMs) / 2 &&
+        other.granted - other.spent - other.reserved > 0n,
+    );
   }
 
   /** Settles every grant once its requests ended (shutdown). */
@@ -296,6 +322,8 @@ export class CreditGrants {
       .then(
         (answer) => {
           const granted = BigInt(answer.granted);
+          if (granted < requested) this.shortOfFunds.add(accountId);
+          else this.shortOfFunds.delete(accountId);
           if (granted === 0n) return { asked: requested };
           const grant: Grant = {
             grantId: answer.grantId,
@@ -316,7 +344,10 @@ export class CreditGrants {
           return { grant, asked: requested };
         },
         (err: unknown): AskedGrant => {
-          if (isTesseraError(err, ErrorCode.InsufficientFunds)) return { asked: requested };
+          if (isTesseraError(err, ErrorCode.InsufficientFunds)) {
+            this.shortOfFunds.add(accountId);
+            return { asked: requested };
+          }
           this.options.logger.warn({ err, accountId }, 'credit grant failed');
           throw err;
         },
