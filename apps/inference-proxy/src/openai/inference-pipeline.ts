@@ -344,7 +344,7 @@ export class InferencePipeline {
       'cache-control': 'no-cache',
       connection: 'keep-alive',
     });
-    response.flushHeaders();
+    // No flushHeaders: the first chunk is in hand, and goes out in the same write as the headers.
     let pending = '';
     const forward = async (chunk: Buffer): Promise<void> => {
       pending += chunk.toString('utf8');
@@ -380,11 +380,15 @@ export class InferencePipeline {
 
   /** One SSE frame as the client gets it: usage read (and dropped unless asked for), text counted. */
   private rewriteFrame(admitted: Admitted, frame: string, outcome: Outcome): string {
-    const data = frame
-      .split('\n')
-      .filter((line) => line.startsWith('data:'))
-      .map((line) => line.slice(5).trimStart())
-      .join('\n');
+    // Engines send one `data:` line per frame; the general case joins a frame's data lines.
+    const data =
+      frame.startsWith('data:') && !frame.includes('\n')
+        ? frame.slice(5).trimStart()
+        : frame
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trimStart())
+            .join('\n');
     if (data === '' || data === '[DONE]') return `${frame}\n\n`;
     const chunk = safeJson(data);
     if (!isRecord(chunk)) return `${frame}\n\n`;
