@@ -70,9 +70,9 @@ describe('billing secrets in production', () => {
 });
 
 describe('billing consumer linger', () => {
-  it("defaults to 25 ms where the platform's is 5 ms, with the platform's bounds", () => {
+  it("defaults to 100 ms where the platform's is 5 ms, with the platform's bounds", () => {
     const linger = billingEnvSchema.shape.CONSUMER_LINGER_MS;
-    expect(linger.parse(undefined)).toBe(25);
+    expect(linger.parse(undefined)).toBe(100);
     expect(platformEnvSchema.shape.CONSUMER_LINGER_MS.parse(undefined)).toBe(5);
     expect(linger.parse('0')).toBe(0);
     expect(linger.safeParse('-1').success).toBe(false);
