@@ -80,10 +80,11 @@ describe('traceRequests', () => {
   });
 
   it('starts a new trace without a traceparent, and marks a failed request as an error', async () => {
-    await fetch(`${base}/v1/models`);
+    await fetch(`${base}/v1/models?secret=s3cret`);
     await fetch(`${base}/v1/broken`);
     const spans = await serverSpans(2);
     const models = spans.find((span) => span.name === 'GET /v1/models');
+    expect(models?.attributes['url.path']).toBe('/v1/models');
     const broken = spans.find((span) => span.name === 'GET /v1/broken');
     expect(models?.parentSpanContext).toBeUndefined();
     expect(models?.status.code).not.toBe(SpanStatusCode.ERROR);

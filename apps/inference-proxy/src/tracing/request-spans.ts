@@ -31,7 +31,12 @@ export function traceRequests(fastify: FastifyInstance): void {
       `${request.method} ${route}`,
       {
         kind: SpanKind.SERVER,
-        attributes: { 'http.request.method': request.method, 'http.route': route, 'url.path': request.url },
+        // The path without its query: a query string may carry what should not be in a trace.
+        attributes: {
+          'http.request.method': request.method,
+          'http.route': route,
+          'url.path': request.url.split('?', 1)[0] ?? request.url,
+        },
       },
       parent,
     );
