@@ -16,10 +16,9 @@ import {
 import { type NatsConnection } from '@nats-io/transport-node';
 import { HealthRegistry } from '@tessera/platform';
 import { NATS_CONNECTION } from '@tessera/platform/messaging';
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { eventually, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountStreamId } from './accounts/account.service.js';
-import { until } from './__tests__/billing-process.fixture.js';
 import {
   assertReconciled,
   dataSourceOf,
@@ -161,13 +160,15 @@ describe('billing on a 3-node JetStream cluster (replicas 3)', () => {
     };
 
     const load = Promise.all([proxy(0), proxy(1), proxy(2), requests()]);
-    await until(async () => appended.size > 100 && settled > 50_000n, 'load under way');
+    await eventually(async () => appended.size > 100 && settled > 50_000n, 'load under way');
     const leader = await cluster.streamLeader(`${env.namespace}_BILLING`);
     killedAt = Date.now();
     await leader.kill();
-    await until(async () => firstGrantAfterKill > 0, 'a grant after the failover', 60_000);
+    await eventually(async () => firstGrantAfterKill > 0, 'a grant after the failover', {
+      timeoutMs: 60_000,
+    });
     const failoverMs = firstGrantAfterKill - killedAt;
-    await until(async () => appended.size > 300, 'more load after the failover', 60_000);
+    await eventually(async () => appended.size > 300, 'more load after the failover', { timeoutMs: 60_000 });
     running = false;
     await load;
     console.log(
@@ -253,7 +254,9 @@ describe('billing on a 3-node JetStream cluster (replicas 3)', () => {
     const cluster = env.natsCluster;
     if (!cluster) throw new Error('no cluster');
     const health = app.get(HealthRegistry);
-    await until(async () => (await health.readiness()).ready, 'ready before the outage', 60_000);
+    await eventually(async () => (await health.readiness()).ready, 'ready before the outage', {
+      timeoutMs: 60_000,
+    });
 
     // Two of three nodes down: no quorum, no JetStream writes; core NATS still carries requests.
     const survivor = cluster.nodes[0];
@@ -264,10 +267,10 @@ describe('billing on a 3-node JetStream cluster (replicas 3)', () => {
       // own, and judge readiness on that same report (the survivor's view of its peers can still
       // change between two reports while the cluster notices they are gone).
       let report = await health.readiness();
-      await until(
+      await eventually(
         async () => (report = await health.readiness()).indicators['jetstream']?.up === false,
         'the JetStream indicator down during the outage',
-        30_000,
+        { timeoutMs: 30_000 },
       );
       expect(report.ready).toBe(false);
       const request = { accountId: 'c1', holder: 'p9', requested: '1000', idempotencyKey: 'outage-1' };
@@ -277,12 +280,14 @@ describe('billing on a 3-node JetStream cluster (replicas 3)', () => {
     } finally {
       await Promise.all(down.map((node) => node.restart()));
     }
-    await until(async () => (await health.readiness()).ready, 'ready again after the outage', 60_000);
+    await eventually(async () => (await health.readiness()).ready, 'ready again after the outage', {
+      timeoutMs: 60_000,
+    });
     const request = { accountId: 'c1', holder: 'p9', requested: '1000', idempotencyKey: 'outage-1' };
     // Ready means the streams take writes again; a replica still catching up may answer a read
     // UNAVAILABLE for a moment more, and a caller retries that, as it would any retryable error.
     let granted: string | undefined;
-    await until(
+    await eventually(
       async () => {
         granted = await ext.rpc.call(GrantCredit, request).then(
           (grant) => grant.granted,
@@ -294,7 +299,7 @@ describe('billing on a 3-node JetStream cluster (replicas 3)', () => {
         return granted !== undefined;
       },
       'the same request granted after the outage',
-      60_000,
+      { timeoutMs: 60_000 },
     );
     expect(granted).toBe('1000');
     await waitForIdle(app, 120_000);

@@ -12,10 +12,9 @@ import {
   UsageCharged,
   streamIdOf,
 } from '@tessera/contracts';
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { eventually, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountStreamId } from './accounts/account.service.js';
-import { until } from './__tests__/billing-process.fixture.js';
 import {
   assertReconciled,
   blockHash,
@@ -139,7 +138,7 @@ describe('NATS and Postgres outages in the middle of deposits and charges', () =
     await publishRound(round);
     const start = await charged();
     await Promise.all(reactors.map((runner) => runner.start()));
-    await until(async () => (await charged()) >= start + 10, 'charges under way', 60_000);
+    await eventually(async () => (await charged()) >= start + 10, 'charges under way', { timeoutMs: 60_000 });
     const left =
       (await ext.store.lastSequence(Streams.INFERENCE)) - ((await reactors[0]?.storedCheckpoint()) ?? 0);
     console.log(`outage with ${left} completed requests not yet checkpointed`);
@@ -153,7 +152,7 @@ describe('NATS and Postgres outages in the middle of deposits and charges', () =
     await sleep(OUTAGE_MS);
     await env.natsServer?.restart();
 
-    await until(
+    await eventually(
       async () =>
         ext.nc.flush().then(
           () => true,

@@ -10,7 +10,7 @@ import {
   UsageCharged,
   streamIdOf,
 } from '@tessera/contracts';
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { eventually, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { type DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountStreamId } from './accounts/account.service.js';
@@ -18,7 +18,6 @@ import {
   billingSchemaDataSource,
   startBillingProcess,
   startTsProcess,
-  until,
   waitForCheckpoints,
   type BillingProcess,
   type ChildHandle,
@@ -142,7 +141,7 @@ describe('two billing processes under charging load; kill -9 of the active one',
       (
         await Promise.all(ACCOUNTS.map((accountId) => ext.store.currentPosition(accountStreamId(accountId))))
       ).reduce((sum, position) => sum + position.version, 0);
-    await until(async () => (await charged()) > 300, 'charges under way');
+    await eventually(async () => (await charged()) > 300, 'charges under way');
     await active.kill('SIGKILL');
     // It died with work left: the standby has charges of its own to make.
     expect(await charged()).toBeLessThan(REQUESTS);

@@ -1,11 +1,17 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { TransferObserved, type EventEnvelope } from '@tessera/contracts';
 import { findFreePort } from '@tessera/devservers';
-import { startChain, useTestEnvironment, type ChainHarness, type TestEnvironment } from '@tessera/testkit';
+import {
+  eventually,
+  startChain,
+  useTestEnvironment,
+  type ChainHarness,
+  type TestEnvironment,
+} from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readChainStream } from './__tests__/chain-stream.js';
-import { eventually, startIndexer, type IndexerProcess } from './__tests__/indexer-process.js';
+import { startIndexer, type IndexerProcess } from './__tests__/indexer-process.js';
 import { tcpProxy } from './__tests__/tcp-proxy.js';
 
 const TAO = 1_000_000_000n;
@@ -80,14 +86,12 @@ describe('chain indexer faults', () => {
     const notReady = await eventually(async () => {
       const probe = await indexer.ready();
       return probe.status === 503 ? probe : undefined;
-    });
+    }, 'the indexer not ready');
     expect(notReady.body).toMatch(/unreachable/);
     await proxy.open();
-    await eventually(
-      async () => ((await indexer.ready()).status === 200 ? true : undefined),
-      60_000,
-      'ready',
-    );
+    await eventually(async () => ((await indexer.ready()).status === 200 ? true : undefined), 'ready', {
+      timeoutMs: 60_000,
+    });
     await indexer.kill();
     await proxy.close();
   });
@@ -97,19 +101,17 @@ describe('chain indexer faults', () => {
     const killAt = 8;
     await eventually(
       async () => ((await cursorHeight()) >= killAt ? true : undefined),
-      90_000,
       `cursor past ${killAt}`,
+      { timeoutMs: 90_000 },
     );
     await first.kill('SIGKILL');
     const cursorAtKill = await cursorHeight();
     expect(cursorAtKill).toBeLessThan(head);
 
     const second = await launch(baseEnv(chain.endpoint));
-    await eventually(
-      async () => ((await cursorHeight()) >= head ? true : undefined),
-      120_000,
-      'cursor at head',
-    );
+    await eventually(async () => ((await cursorHeight()) >= head ? true : undefined), 'cursor at head', {
+      timeoutMs: 120_000,
+    });
     await second.kill();
 
     const events: EventEnvelope[] = await readChainStream(nc, env.namespace);

@@ -21,11 +21,17 @@ import {
 import { findFreePort } from '@tessera/devservers';
 import { EventStore } from '@tessera/eventstore';
 import { RpcClient } from '@tessera/platform/messaging';
-import { startChain, useTestEnvironment, type ChainHarness, type TestEnvironment } from '@tessera/testkit';
+import {
+  eventually,
+  startChain,
+  useTestEnvironment,
+  type ChainHarness,
+  type TestEnvironment,
+} from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readChainStream } from './__tests__/chain-stream.js';
-import { eventually, startIndexer, type IndexerProcess } from './__tests__/indexer-process.js';
+import { startIndexer, type IndexerProcess } from './__tests__/indexer-process.js';
 import { tcpProxy, type TcpProxy } from './__tests__/tcp-proxy.js';
 import { chainEventId } from './chain/event-id.js';
 
@@ -62,8 +68,8 @@ describe('chain indexer against the subtensor runtime', () => {
     eventually(
       async () =>
         (await eventsOfType(contract)).find((event) => match(event.data as Record<string, unknown>)),
-      timeoutMs,
       `a ${contract.type}`,
+      { timeoutMs: timeoutMs },
     );
 
   /** The runtime event the indexer says a fact came from, read independently from the chain. */
@@ -156,7 +162,7 @@ describe('chain indexer against the subtensor runtime', () => {
     const registered = await eventually(async () => {
       const events = await eventsOfType(NeuronRegistered);
       return events.length >= 3 ? events : undefined;
-    });
+    }, 'three registrations indexed');
     const byUid = new Map(registered.map((event) => [(event.data as { uid: number }).uid, event]));
     expect([...byUid.keys()]).toEqual(
       expect.arrayContaining([uids['miner1'], uids['miner2'], uids['validator']]),
@@ -207,7 +213,7 @@ describe('chain indexer against the subtensor runtime', () => {
     const neuron = await eventually(async () => {
       const reply = await rpc.call(GetNeuron, { netuid, hotkey: account('Miner2/hot').address });
       return reply.neuron.axon ? reply : undefined;
-    });
+    }, 'the served axon indexed');
     expect(neuron.neuron).toMatchObject({
       uid: uids['miner2'],
       coldkey: account('Miner').address,
@@ -234,7 +240,7 @@ describe('chain indexer against the subtensor runtime', () => {
     const metagraph = await eventually(async () => {
       const reply = await rpc.call(GetMetagraph, { netuid });
       return reply.blockNumber >= (staked.data as { blockNumber: number }).blockNumber ? reply : undefined;
-    });
+    }, 'the metagraph at the staking block');
     expect(metagraph.neurons.map((neuron) => neuron.uid)).toEqual([
       0,
       uids['miner1'],
@@ -277,7 +283,7 @@ describe('chain indexer against the subtensor runtime', () => {
         deposit.address,
       ]);
       return rows.rowCount === 1 ? true : undefined;
-    });
+    }, 'the deposit address watched');
     await transfer(deposit.address, 7n * TAO);
     await transfer(account('Nobody').address, 3n * TAO);
     await transfer(account('Configured/deposit').address, 2n * TAO);
@@ -382,8 +388,8 @@ describe('chain indexer against the subtensor runtime', () => {
             (event) => (event.data as { proposalId: string }).proposalId === proposalId,
           );
         },
-        90_000,
         'the revealed weights',
+        { timeoutMs: 90_000 },
       );
       expect(submitted.data).toMatchObject({
         netuid,
@@ -436,8 +442,8 @@ describe('chain indexer against the subtensor runtime', () => {
           await chain.newBlocks(4);
           return (await eventsOfType(WeightsSubmitted)).find(outcome);
         },
-        90_000,
         'the weights revealed after the restart',
+        { timeoutMs: 90_000 },
       );
       expect(submitted.data).toMatchObject({ method: 'commitWeights', weights: [65535, 21845] });
       const stored = await chain.api.query['subtensorModule']!['weights']!(netuid, uids['validator']);
@@ -488,8 +494,8 @@ describe('chain indexer against the subtensor runtime', () => {
           await chain.newBlocks(4);
           return (await eventsOfType(WeightsSubmitted)).find(outcome);
         },
-        90_000,
         'the weights revealed after the restart',
+        { timeoutMs: 90_000 },
       );
       expect(submitted.data).toMatchObject({ method: 'commitWeights', weights: [16384, 65535] });
       await chain.newBlocks(2);
@@ -553,11 +559,9 @@ describe('chain indexer against the subtensor runtime', () => {
 
   it('resumes from the cursor after the chain connection drops, with no gap and no duplicate; a proposal waits for the chain', async () => {
     await proxy.close();
-    await eventually(
-      async () => ((await indexer.ready()).status === 503 ? true : undefined),
-      30_000,
-      'not ready',
-    );
+    await eventually(async () => ((await indexer.ready()).status === 503 ? true : undefined), 'not ready', {
+      timeoutMs: 30_000,
+    });
     // A proposal that arrives while the chain is unreachable is not failed: it waits in the inbox.
     const proposalId = '0190f5d6-8a4e-7c3b-9d2e-1f0a2b3c4d70';
     await store.append(streamIdOf('scoring', 'proposal', proposalId), [
@@ -589,8 +593,8 @@ describe('chain indexer against the subtensor runtime', () => {
         const rows = await db.query(`select height from "${env.schema}".chain_cursor`);
         return Number(rows.rows[0]?.height) >= head ? true : undefined;
       },
-      60_000,
       'cursor at head',
+      { timeoutMs: 60_000 },
     );
     const transfers = await eventsOfType(TransferObserved);
     const amounts = transfers

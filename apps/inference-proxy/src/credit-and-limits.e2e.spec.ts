@@ -9,11 +9,10 @@ import {
   type EventOf,
 } from '@tessera/contracts';
 import { sleep, type ManagedProcess } from '@tessera/devservers';
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { eventually, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  eventually,
   outside,
   startBillingProcess,
   startMiner,
@@ -32,9 +31,6 @@ const cost = (prompt: number, completion: number) =>
 async function completedEvents(world: Outside): Promise<EventOf<typeof RequestCompleted>[]> {
   return (await world.inferenceEvents()).filter((event) => RequestCompleted.is(event));
 }
-
-/** Polls `condition` until it holds. */
-const until = (condition: () => Promise<boolean>, what: string) => eventually(condition, (ok) => ok, what);
 
 describe('inference proxy: grants, limits and keys, with no call to billing per request', () => {
   let env: TestEnvironment;
@@ -132,7 +128,7 @@ describe('inference proxy: grants, limits and keys, with no call to billing per 
       expect(outcome.err).toMatchObject({ status: 402, code: 'insufficient_quota' });
 
     // Every grant settled: nothing held, and what left the balance is what was metered.
-    await until(async () => {
+    await eventually(async () => {
       const account = await world.rpc.call(GetAccount, { accountId: 'acct-drain' });
       const metered = (await completedEvents(world)).filter((event) => event.data.accountId === 'acct-drain');
       return account.held === '0' && metered.length === served.length;
@@ -198,7 +194,7 @@ describe('inference proxy: grants, limits and keys, with no call to billing per 
     await ask();
     const keyId = key.split('_')[1]!;
     await world.rpc.call(RevokeApiKey, { accountId: 'acct-revoke', keyId });
-    await until(
+    await eventually(
       () =>
         ask().then(
           () => false,

@@ -1,10 +1,9 @@
 import { CreditAccount, IssueApiKey, OpenAccount, RequestCompleted, SetModelPrice } from '@tessera/contracts';
 import { sleep, type ManagedProcess } from '@tessera/devservers';
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { eventually, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  eventually,
   outside,
   startBillingProcess,
   startMiner,
@@ -81,11 +80,9 @@ describe('inference proxy: the OpenAI API through the official SDK, against bill
     expect(data.usage?.completion_tokens).toBe(8);
     const requestId = response.headers.get('x-request-id');
     expect(requestId).toMatch(/^req_[0-9a-f]{32}$/);
-    const completed = await eventually(
-      () => completedRequests(world),
-      (byId) => byId.has(requestId!),
-      'RequestCompleted',
-    );
+    const completed = await eventually(() => completedRequests(world), 'RequestCompleted', {
+      until: (byId) => byId.has(requestId!),
+    });
     const events = completed.get(requestId!)!;
     expect(events).toHaveLength(1);
     expect(events[0]!.data).toMatchObject({
@@ -140,11 +137,9 @@ describe('inference proxy: the OpenAI API through the official SDK, against bill
     expect(usage?.completion_tokens).toBe(12);
 
     const requestId = withoutUsage.response.headers.get('x-request-id')!;
-    const completed = await eventually(
-      () => completedRequests(world),
-      (byId) => byId.has(requestId),
-      'streamed RequestCompleted',
-    );
+    const completed = await eventually(() => completedRequests(world), 'streamed RequestCompleted', {
+      until: (byId) => byId.has(requestId),
+    });
     expect(completed.get(requestId)![0]!.data).toMatchObject({
       streamed: true,
       completionTokens: 12,
@@ -166,11 +161,9 @@ describe('inference proxy: the OpenAI API through the official SDK, against bill
       if (++chunks === 5) break; // leaving the loop aborts the request
     }
     const requestId = streamed.response.headers.get('x-request-id')!;
-    const completed = await eventually(
-      () => completedRequests(world),
-      (byId) => byId.has(requestId),
-      'cancelled RequestCompleted',
-    );
+    const completed = await eventually(() => completedRequests(world), 'cancelled RequestCompleted', {
+      until: (byId) => byId.has(requestId),
+    });
     const data = completed.get(requestId)![0]!.data;
     expect(data.status).toBe('cancelled');
     expect(data.completionTokens).toBeGreaterThan(0);

@@ -8,11 +8,10 @@ import {
   SetModelPrice,
 } from '@tessera/contracts';
 import { type ManagedProcess } from '@tessera/devservers';
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { eventually, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  eventually,
   outside,
   startBillingProcess,
   startMiner,
@@ -89,10 +88,12 @@ describe('inference proxy: routing over miners that die, and models that are col
     const ids = new Set(answers.map(({ response }) => response.headers.get('x-request-id')));
     const events = await eventually(
       () => world.inferenceEvents(),
-      (found) =>
-        found.filter((event) => RequestCompleted.is(event) && ids.has(event.data.requestId)).length ===
-          ids.size && found.some((event) => InstanceUnhealthy.is(event)),
       'requests metered and the dead instance reported',
+      {
+        until: (found) =>
+          found.filter((event) => RequestCompleted.is(event) && ids.has(event.data.requestId)).length ===
+            ids.size && found.some((event) => InstanceUnhealthy.is(event)),
+      },
     );
     for (const event of events) {
       if (RequestCompleted.is(event) && ids.has(event.data.requestId)) {
@@ -130,11 +131,10 @@ describe('inference proxy: routing over miners that die, and models that are col
       }
     })();
     expect(failure).toBeInstanceOf(OpenAI.APIError);
-    const events = await eventually(
-      () => world.inferenceEvents(),
-      (found) => found.some((event) => RequestCompleted.is(event) && event.data.requestId === requestId),
-      'the broken stream metered',
-    );
+    const events = await eventually(() => world.inferenceEvents(), 'the broken stream metered', {
+      until: (found) =>
+        found.some((event) => RequestCompleted.is(event) && event.data.requestId === requestId),
+    });
     const completed = events.find(
       (event) => RequestCompleted.is(event) && event.data.requestId === requestId,
     );
@@ -155,11 +155,10 @@ describe('inference proxy: routing over miners that die, and models that are col
     expect(refused).toBeInstanceOf(OpenAI.InternalServerError);
     expect(refused).toMatchObject({ status: 503, code: 'no_capacity' });
     expect(Number(refused?.headers?.get('retry-after'))).toBeGreaterThan(0);
-    const events = await eventually(
-      () => world.inferenceEvents(),
-      (found) => found.some((event) => DemandObserved.is(event) && event.data.deploymentId === 'dep-cold'),
-      'demand for the cold deployment',
-    );
+    const events = await eventually(() => world.inferenceEvents(), 'demand for the cold deployment', {
+      until: (found) =>
+        found.some((event) => DemandObserved.is(event) && event.data.deploymentId === 'dep-cold'),
+    });
     const demand = events.find((event) => DemandObserved.is(event) && event.data.deploymentId === 'dep-cold');
     if (!demand || !DemandObserved.is(demand)) throw new Error('unreachable');
     expect(demand.data.queued).toBeGreaterThanOrEqual(1);
@@ -185,11 +184,10 @@ describe('inference proxy: routing over miners that die, and models that are col
           messages: [{ role: 'user', content: 'hi' }],
           max_tokens: 3,
         });
-        await eventually(
-          () => world.inferenceEvents(),
-          (found) => found.some((event) => DemandObserved.is(event) && event.data.source === 'proxy-b'),
-          'demand from the waiting request',
-        );
+        await eventually(() => world.inferenceEvents(), 'demand from the waiting request', {
+          until: (found) =>
+            found.some((event) => DemandObserved.is(event) && event.data.source === 'proxy-b'),
+        });
         await world.instanceReady(miner, 'inst-cold-new', { deploymentId: 'dep-cold', model: 'cold-chat' });
         const answer = await waiting;
         expect(answer.usage?.completion_tokens).toBe(3);

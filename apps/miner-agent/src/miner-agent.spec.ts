@@ -12,9 +12,10 @@ import {
   type InstanceStatus,
   type LaunchInstanceRequest,
 } from '@tessera/contracts';
+import { eventually } from '@tessera/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startMinerAgent, type MinerAgentProcess } from './__tests__/miner-agent-process.js';
+import { startMinerAgent, type MinerAgentProcess } from './__tests__/miner-agent-process.js';
 import { SignedControlClient, type ControlAnswer } from './__tests__/signed-client.js';
 import { tinyModels, type TinyModels } from './__tests__/tiny-models.js';
 
@@ -48,10 +49,9 @@ describe('miner-agent process: signed control API, engines, data plane', () => {
     instanceStatusSchema.parse((await control.get(`/instances/${instanceId}`)).body);
 
   const untilSettled = (instanceId: string): Promise<InstanceStatus> =>
-    eventually(
-      () => status(instanceId),
-      (current) => current.state !== 'starting',
-    );
+    eventually(() => status(instanceId), `instance ${instanceId} past starting`, {
+      until: (current) => current.state !== 'starting',
+    });
 
   const openai = (instanceId: string, apiKey: string): OpenAI =>
     new OpenAI({ baseURL: `${agent.baseUrl}${minerDataPlaneBasePath(instanceId)}`, apiKey, maxRetries: 0 });
@@ -293,10 +293,9 @@ describe('miner-agent process: signed control API, engines, data plane', () => {
     const enginePids = await childPids(agent.process.pid);
     expect(enginePids.length).toBe(1);
     process.kill(enginePids[0]!, 'SIGKILL');
-    const failed = await eventually(
-      () => status('inst-b'),
-      (current) => current.state === 'failed',
-    );
+    const failed = await eventually(() => status('inst-b'), 'inst-b failed', {
+      until: (current) => current.state === 'failed',
+    });
     expect(failed.reason).toMatch(/exited \(signal SIGKILL\)/);
     const capacity = capacityResponseSchema.parse((await control.get('/capacity')).body);
     expect(capacity.gpus[1]?.instanceId).toBeNull();
@@ -359,7 +358,8 @@ describe('miner-agent process: signed control API, engines, data plane', () => {
       expect(answer.status).toBe(202);
       const ready = await eventually(
         async () => instanceStatusSchema.parse((await client.get('/instances/inst-e')).body),
-        (current) => current.state !== 'starting',
+        'inst-e past starting',
+        { until: (current) => current.state !== 'starting' },
       );
       expect(ready.state).toBe('ready');
       const [enginePid] = await childPids(doomed.process.pid);
@@ -367,10 +367,9 @@ describe('miner-agent process: signed control API, engines, data plane', () => {
       await doomed.process.kill('SIGKILL');
       // The kernel signals the engine when its parent dies (setpriv --pdeathsig).
       expect(
-        await eventually(
-          async () => isAlive(enginePid!),
-          (alive) => !alive,
-        ),
+        await eventually(async () => isAlive(enginePid!), 'the engine gone with its parent', {
+          until: (alive) => !alive,
+        }),
       ).toBe(false);
     } finally {
       await doomed.stop();

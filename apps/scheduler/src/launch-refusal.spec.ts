@@ -22,11 +22,11 @@ import {
 import { EventStore } from '@tessera/eventstore';
 import { createApp } from '@tessera/platform';
 import { RpcClient } from '@tessera/platform/messaging';
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { eventually, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { writeTinyModel } from '@tessera/tiny-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventTail } from './__tests__/event-tail.js';
-import { eventually, startMiner, type MinerProcess } from './__tests__/platform-processes.js';
+import { startMiner, type MinerProcess } from './__tests__/platform-processes.js';
 import { SchedulerModule } from './app.module.js';
 import { MinerClient } from './fleet/miner-client.js';
 

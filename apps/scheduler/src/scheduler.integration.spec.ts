@@ -35,11 +35,11 @@ import {
 import { EventStore } from '@tessera/eventstore';
 import { createApp } from '@tessera/platform';
 import { RpcClient } from '@tessera/platform/messaging';
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { eventually, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import { writeTinyModel } from '@tessera/tiny-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventTail } from './__tests__/event-tail.js';
-import { eventually, startMiner, type MinerProcess } from './__tests__/platform-processes.js';
+import { startMiner, type MinerProcess } from './__tests__/platform-processes.js';
 import { SchedulerModule } from './app.module.js';
 import { PlacementLoop } from './controller/placement-loop.js';
 
@@ -333,7 +333,7 @@ describe('scheduler against real miner-agents', () => {
           : undefined;
       },
       'the paused miner freed its slot',
-      30_000,
+      { timeoutMs: 30_000 },
     );
   });
 
@@ -367,7 +367,7 @@ describe('scheduler against real miner-agents', () => {
     await eventually(
       async () => (standby.get(PlacementLoop).isActive ? true : undefined),
       'the standby took the lease',
-      30_000,
+      { timeoutMs: 30_000 },
     );
     // The new holder acts on new decisions: a second replica lands on the other miner.
     await rpc.call(UpdateDeployment, { deploymentId: 'tiny', changes: { minReplicas: 2 } });

@@ -29,18 +29,18 @@ import {
 } from '@tessera/contracts';
 import { EventStore } from '@tessera/eventstore';
 import { RpcClient } from '@tessera/platform/messaging';
-import { startChain, useTestEnvironment, type ChainHarness, type TestEnvironment } from '@tessera/testkit';
+import {
+  eventually,
+  startChain,
+  useTestEnvironment,
+  type ChainHarness,
+  type TestEnvironment,
+} from '@tessera/testkit';
 import { writeTinyModel } from '@tessera/tiny-model';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventTail } from './__tests__/event-tail.js';
-import {
-  eventually,
-  startApp,
-  startMiner,
-  type AppProcess,
-  type MinerProcess,
-} from './__tests__/platform-processes.js';
+import { startApp, startMiner, type AppProcess, type MinerProcess } from './__tests__/platform-processes.js';
 
 const SECRET = 'processes-instance-token-secret-0123456789';
 const utcDay = (): string => new Date().toISOString().slice(0, 10);

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { findFreePort, startManagedProcess, waitForPort, type ManagedProcess } from '@tessera/devservers';
+import { eventually } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const mainPath = fileURLToPath(new URL('./__tests__/core-service.main.ts', import.meta.url));
@@ -17,16 +18,6 @@ function logLines(service: ManagedProcess): LogLine[] {
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as LogLine);
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 // What the miner agent needs: a service on `@tessera/platform` alone, started as a process with
@@ -59,14 +50,15 @@ describe('the core platform without NATS or a database', () => {
   });
 
   it('starts and loads nothing of NATS, the event store or Nest microservices', async () => {
-    const report = await waitFor(
-      'the module report',
+    const report = await eventually(
       () => /forbidden modules resolved: (.*)/.exec(service.recentOutput()) ?? undefined,
+      'the module report',
     );
     expect(JSON.parse(report[1] ?? 'null')).toEqual([]);
     // stdout (logs) and stderr (the report) are separate pipes: either may arrive first.
-    await waitFor('the start log line', () =>
-      logLines(service).find((line) => line.msg === 'service started'),
+    await eventually(
+      () => logLines(service).find((line) => line.msg === 'service started'),
+      'the start log line',
     );
   });
 
@@ -79,8 +71,9 @@ describe('the core platform without NATS or a database', () => {
     const greeting = await fetch(`${baseUrl}/greeting`, { headers: { 'x-correlation-id': 'core-check-1' } });
     expect(await greeting.json()).toEqual({ greeting: 'hello' });
     expect(greeting.headers.get('x-correlation-id')).toBe('core-check-1');
-    const served = await waitFor('the request log line', () =>
-      logLines(service).find((line) => line.msg === 'greeting served'),
+    const served = await eventually(
+      () => logLines(service).find((line) => line.msg === 'greeting served'),
+      'the request log line',
     );
     expect(served).toMatchObject({ level: 'info', service: 'miner-agent', correlationId: 'core-check-1' });
   });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Streams, type StreamDeclaration } from '@tessera/contracts';
 import { findFreePort } from '@tessera/devservers';
 import { type EventStore } from '@tessera/eventstore';
-import { type TestEnvironment } from '@tessera/testkit';
+import { eventually, type TestEnvironment } from '@tessera/testkit';
 import { DataSource } from 'typeorm';
 import { CONSUMERS, billingEnv } from './billing-app.fixture.js';
 
@@ -106,19 +106,6 @@ export function startTsProcess(
   );
 }
 
-/** Polls `condition` until it holds. */
-export async function until(
-  condition: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** A data source on the test's billing schema, to read what billing processes wrote. */
 export async function billingSchemaDataSource(env: TestEnvironment): Promise<DataSource> {
   const dataSource = new DataSource({
@@ -152,7 +139,7 @@ export async function waitForCheckpoints(
     );
     return Object.fromEntries(entries);
   };
-  await until(
+  await eventually(
     async () => {
       const before = await heads();
       const rows = (await dataSource.query(
@@ -166,6 +153,6 @@ export async function waitForCheckpoints(
       return caughtUp && JSON.stringify(await heads()) === JSON.stringify(before);
     },
     'billing consumers caught up',
-    timeoutMs,
+    { timeoutMs },
   );
 }

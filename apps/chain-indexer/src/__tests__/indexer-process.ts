@@ -79,25 +79,3 @@ export async function startIndexer(env: Record<string, string>): Promise<Indexer
     },
   };
 }
-
-/** Polls `check` until it returns a value other than undefined. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what} not reached in ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}

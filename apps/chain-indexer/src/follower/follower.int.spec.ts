@@ -3,12 +3,18 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { TransferObserved } from '@tessera/contracts';
-import { startChain, useTestEnvironment, type ChainHarness, type TestEnvironment } from '@tessera/testkit';
+import {
+  eventually,
+  startChain,
+  useTestEnvironment,
+  type ChainHarness,
+  type TestEnvironment,
+} from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readChainStream } from '../__tests__/chain-stream.js';
 import { openFollower } from '../__tests__/follower.fixture.js';
-import { eventually } from '../__tests__/indexer-process.js';
+
 import { isContinuityError } from '../shared/indexer-errors.js';
 import { BlockSource, type FetchedBlock } from './block-source.js';
 
@@ -91,11 +97,9 @@ describe('follower faults', () => {
     });
     try {
       await fixture.follower.start();
-      const err = await eventually(
-        async () => fixture.follower.lastError ?? undefined,
-        60_000,
-        'a failed step',
-      );
+      const err = await eventually(async () => fixture.follower.lastError ?? undefined, 'a failed step', {
+        timeoutMs: 60_000,
+      });
       expect(isContinuityError(err)).toBe(true);
       expect(err).toMatchObject({ details: { height: skipAt } });
       expect(fixture.follower.health().up).toBe(false);

@@ -238,21 +238,6 @@ export interface Outside {
   close(): Promise<void>;
 }
 
-/** Reads `read` every 100 ms until `done` says its value is the one waited for. */
-export async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  attempts = 400,
-): Promise<T> {
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const value = await read();
-    if (done(value)) return value;
-    await sleep(100);
-  }
-  throw new Error(`${what}: not reached`);
-}
-
 export async function outside(env: TestEnvironment): Promise<Outside> {
   const nc = await connect(env.natsConnectionOptions);
   const rpc = new RpcClient(nc, { subjectPrefix: env.namespace, defaultTimeoutMs: 15_000 });

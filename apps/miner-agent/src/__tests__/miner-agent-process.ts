@@ -1,11 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import {
-  findFreePort,
-  sleep,
-  startManagedProcess,
-  waitForPort,
-  type ManagedProcess,
-} from '@tessera/devservers';
+import { findFreePort, startManagedProcess, waitForPort, type ManagedProcess } from '@tessera/devservers';
 
 /** A miner-agent started from its build (`dist/main.js`), as a miner runs it. */
 export interface MinerAgentProcess {
@@ -47,18 +41,4 @@ export async function startMinerAgent(env: Record<string, string>): Promise<Mine
     healthUrl: `http://127.0.0.1:${httpPort}`,
     stop: () => child.stop('SIGTERM', 15_000),
   };
-}
-
-/** Polls `read` until `done` holds for its value (or `attempts` run out: then the last value is returned). */
-export async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  attempts = 600,
-): Promise<T> {
-  let value = await read();
-  for (let attempt = 1; attempt < attempts && !done(value); attempt++) {
-    await sleep(100);
-    value = await read();
-  }
-  return value;
 }

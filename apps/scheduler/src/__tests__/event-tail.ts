@@ -2,7 +2,7 @@
 import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
 import { type Event, type StreamDeclaration } from '@tessera/contracts';
 import { envelopesIn, type EventStore } from '@tessera/eventstore';
-import { eventually } from './platform-processes.js';
+import { eventually } from '@tessera/testkit';
 
 export class EventTail {
   readonly events: Event[] = [];
@@ -49,7 +49,7 @@ export class EventTail {
         return found.length >= count ? found : undefined;
       },
       `${count} × ${contract.type} on ${this.stream.name}`,
-      options.timeoutMs ?? 60_000,
+      { timeoutMs: options.timeoutMs ?? 60_000 },
     );
   }
 

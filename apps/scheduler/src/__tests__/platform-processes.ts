@@ -97,30 +97,3 @@ export async function startMiner(env: Record<string, string>, minerPort?: number
   );
   return { ...app, minerPort: port, baseUrl: `http://127.0.0.1:${port}` };
 }
-
-/**
- * Polls `read` until it returns something other than undefined; fails with `what` after
- * `timeoutMs` (a function is asked at that moment, so it can say what was seen last).
- */
-export async function eventually<T>(
-  read: () => Promise<T | undefined>,
-  what: string | (() => string),
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await read();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${typeof what === 'string' ? what : what()}: not within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`,
-      );
-    }
-    await sleep(100);
-  }
-}

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { defineRpc, EventRegistry, type RpcParsedRequestOf, type RpcResponseOf } from '@tessera/contracts';
-import { useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
+import { eventually, useTestEnvironment, type TestEnvironment } from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -130,10 +130,16 @@ describe('platform and messaging modules in a Nest app', () => {
 
   it('serves @RpcHandler methods and, on shutdown, turns not ready and answers in-flight requests before closing', async () => {
     const inFlight = caller.call(Settle, { amount: '42' }, { timeoutMs: 5_000 });
-    await waitFor(() => timeline.includes('handler started'));
+    await eventually(() => timeline.includes('handler started'), 'the handler started', {
+      intervalMs: 10,
+      timeoutMs: 5_000,
+    });
 
     const closed = app.close().then(() => timeline.push('app closed'));
-    await waitFor(() => app.get(HealthRegistry).isShuttingDown);
+    await eventually(() => app.get(HealthRegistry).isShuttingDown, 'shutting down', {
+      intervalMs: 10,
+      timeoutMs: 5_000,
+    });
     // The HTTP server stays up while draining, so probes see the instance leave the pool.
     expect((await fetch(`${baseUrl}/health/ready`)).status).toBe(503);
 
@@ -147,11 +153,3 @@ describe('platform and messaging modules in a Nest app', () => {
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
