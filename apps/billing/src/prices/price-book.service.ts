@@ -31,8 +31,14 @@ export class PriceBookService {
     this.changeListeners.push(listener);
   }
 
-  async current(): Promise<PriceBookState> {
-    if (Date.now() - this.checkedAt > REFRESH_AFTER_MS) {
+  /**
+   * The price book, looked up again when another replica may have moved it: at most every
+   * {@link REFRESH_AFTER_MS}, or at once with `fresh`. A decision that a missing price would turn
+   * into a refusal or a suspense asks for `fresh`: a book this replica read a moment before another
+   * set the price must not park a charge or suspend a deposit.
+   */
+  async current(options: { fresh?: boolean } = {}): Promise<PriceBookState> {
+    if (options.fresh === true || Date.now() - this.checkedAt > REFRESH_AFTER_MS) {
       this.checkedAt = Date.now();
       const head = await this.store.currentPosition(PRICE_BOOK_STREAM);
       if (head.sequence !== (this.cache.cachedPosition(PRICE_BOOK_STREAM)?.sequence ?? -1)) {
@@ -42,9 +48,9 @@ export class PriceBookService {
     return this.cache.read(PRICE_BOOK_STREAM);
   }
 
-  /** The TAO price in force, if one is set. */
+  /** The TAO price in force, if one is set (read fresh: deposits are few, and one must not be suspended for a stale book). */
   async taoPrice(): Promise<TaoPrice | undefined> {
-    const book = await this.current();
+    const book = await this.current({ fresh: true });
     return book.nanoUsdPerTao === undefined
       ? undefined
       : { nanoUsdPerTao: book.nanoUsdPerTao, priceVersion: book.version };

@@ -20,7 +20,9 @@ export class GpuUsageHandler {
   async chargeGpuUsage(
     request: RpcParsedRequestOf<typeof ChargeGpuUsage>,
   ): Promise<RpcResponseOf<typeof ChargeGpuUsage>> {
-    const book = await this.prices.current();
+    let book = await this.prices.current();
+    // Priced by another replica since this one last looked?
+    if (!book.gpus.has(request.gpuType)) book = await this.prices.current({ fresh: true });
     const price = book.gpus.get(request.gpuType);
     if (!price) throw billingErrors.unknownPrice(`GPU ${request.gpuType}`);
     const perHour =

@@ -28,7 +28,10 @@ export function requestChargingReactor(accounts: AccountService, prices: PriceBo
     stream: Streams.INFERENCE,
     handles: [RequestCompleted],
     async react(events: readonly Event[]) {
-      const book = await prices.current();
+      let book = await prices.current();
+      // A model this replica has no price for may have been priced by another one since it last looked.
+      if (events.some((event) => RequestCompleted.is(event) && !book.models.has(event.data.model)))
+        book = await prices.current({ fresh: true });
       const byAccount = new Map<string, UsageCharge[]>();
       for (const event of events) {
         if (!RequestCompleted.is(event)) continue;
