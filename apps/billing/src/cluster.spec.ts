@@ -160,7 +160,10 @@ describe('billing on a 3-node JetStream cluster (replicas 3)', () => {
     };
 
     const load = Promise.all([proxy(0), proxy(1), proxy(2), requests()]);
-    await eventually(async () => appended.size > 100 && settled > 50_000n, 'load under way');
+    // Read often: the kill must land while the load is running.
+    await eventually(async () => appended.size > 100 && settled > 50_000n, 'load under way', {
+      intervalMs: 10,
+    });
     const leader = await cluster.streamLeader(`${env.namespace}_BILLING`);
     killedAt = Date.now();
     await leader.kill();

@@ -138,7 +138,8 @@ describe('NATS and Postgres outages in the middle of deposits and charges', () =
     await publishRound(round);
     const start = await charged();
     await Promise.all(reactors.map((runner) => runner.start()));
-    await eventually(async () => (await charged()) >= start + 10, 'charges under way', { timeoutMs: 60_000 });
+    // Read often: the outage must land while the round is still being charged.
+    await eventually(async () => (await charged()) >= start + 10, 'charges under way', { intervalMs: 10 });
     const left =
       (await ext.store.lastSequence(Streams.INFERENCE)) - ((await reactors[0]?.storedCheckpoint()) ?? 0);
     console.log(`outage with ${left} completed requests not yet checkpointed`);

@@ -141,7 +141,8 @@ describe('two billing processes under charging load; kill -9 of the active one',
       (
         await Promise.all(ACCOUNTS.map((accountId) => ext.store.currentPosition(accountStreamId(accountId))))
       ).reduce((sum, position) => sum + position.version, 0);
-    await eventually(async () => (await charged()) > 300, 'charges under way');
+    // Read often: the kill must land while charges are still being written.
+    await eventually(async () => (await charged()) > 300, 'charges under way', { intervalMs: 10 });
     await active.kill('SIGKILL');
     // It died with work left: the standby has charges of its own to make.
     expect(await charged()).toBeLessThan(REQUESTS);
