@@ -12,8 +12,8 @@ export interface PendingEvent<Type extends string = string, Data = unknown> {
 }
 
 /**
- * The contract whose `create` made each pending event. Its data was parsed there, so the
- * registry ({@link EventContract} `validatePending`) need not parse it again when it is appended.
+ * The contract whose `create` made each pending event. Its data was parsed there, so
+ * `EventRegistry.validatePending` need not parse it again when the event is appended.
  */
 const creators = new WeakMap<PendingEvent, EventContract>();
 

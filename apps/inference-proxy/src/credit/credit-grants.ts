@@ -87,6 +87,11 @@ class SpendWindow {
   }
 }
 
+/** Billing expires a grant on its own after its TTL: a grant past half of it is settled, well before. */
+function isExpiring(grant: Grant, nowMs: number): boolean {
+  return grant.expiresAtMs - nowMs < (grant.expiresAtMs - grant.grantedAtMs) / 2;
+}
+
 /** How long a refusal for want of funds is remembered, so a broke account costs billing one call per second. */
 const NO_FUNDS_MEMORY_MS = 1_000;
 
@@ -183,8 +188,7 @@ export class CreditGrants {
       for (const grant of [...grants]) {
         if (!grant.retired) {
           const idle = now - grant.lastReservedAtMs >= this.options.idleAfterMs;
-          // Billing expires a grant on its own after its TTL: settle well before.
-          const expiring = grant.expiresAtMs - now < (grant.expiresAtMs - grant.grantedAtMs) / 2;
+          const expiring = isExpiring(grant, now);
           if (!idle && !expiring && grant.usage.length === 0) continue;
           if (!idle && !this.shortOfFunds.has(accountId)) {
             if (!this.hasSuccessor(grant, now)) {
@@ -216,7 +220,7 @@ export class CreditGrants {
       (other) =>
         other !== grant &&
         !other.retired &&
-        other.expiresAtMs - now > (other.expiresAtMs - other.grantedAtMs) / 2 &&
+        !isExpiring(other, now) &&
         other.granted - other.spent - other.reserved > 0n,
     );
   }
